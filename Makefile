@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both create a virtualenv, install the package with all three backends, then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BACKENDS ?= tensorflow jax torch
+# The CPU wheel of torch; an unpinned torch pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-% lint format benchmark clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)" "tensorflow-cpu>=2.18" -e ".[jax,torch,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(PY) tutorials/quickstart.py
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# One pytest process per backend (a Keras process has one backend).
+test-%: install
+	KERAS_BACKEND=$* $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
+
+test: lint
+	@status=0; for backend in $(BACKENDS); do \
+		echo "==================== KERAS_BACKEND=$$backend ===================="; \
+		$(MAKE) --no-print-directory test-$$backend || status=1; \
+	done; exit $$status
+
+benchmark: install
+	$(PY) benchmarks/additive_chunking.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site

@@ -1,0 +1,27 @@
+"""keras-attention: attention layers for Keras 3 on TensorFlow, JAX and PyTorch.
+
+This module is the one place that lists what users import.
+"""
+
+from keras_attention import core
+from keras_attention.layers.additive import AdditiveAttention, BahdanauAttention
+from keras_attention.layers.multiplicative import (
+    LuongAttention,
+    MultiplicativeAttention,
+)
+from keras_attention.layers.positional import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+)
+from keras_attention.version import __version__
+
+__all__ = [
+    "AdditiveAttention",
+    "BahdanauAttention",
+    "LearnedPositionalEmbedding",
+    "LuongAttention",
+    "MultiplicativeAttention",
+    "SinusoidalPositionalEncoding",
+    "__version__",
+    "core",
+]

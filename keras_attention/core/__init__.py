@@ -1,0 +1,34 @@
+"""The functional core every layer calls: masks, scores, attention."""
+
+from keras_attention.core.attend import attend, fused_attention
+from keras_attention.core.masking import (
+    band_mask,
+    causal_mask,
+    combine_masks,
+    compute_attention_mask,
+    masked_softmax,
+    padding_mask,
+)
+from keras_attention.core.scores import (
+    additive_score,
+    dot_score,
+    general_score,
+    location_score,
+    scaled_dot_score,
+)
+
+__all__ = [
+    "additive_score",
+    "attend",
+    "band_mask",
+    "causal_mask",
+    "combine_masks",
+    "compute_attention_mask",
+    "dot_score",
+    "fused_attention",
+    "general_score",
+    "location_score",
+    "masked_softmax",
+    "padding_mask",
+    "scaled_dot_score",
+]

@@ -1,0 +1,173 @@
+"""The three steps every attention in this library shares.
+
+    scores  = score(query, key)            # (..., Tq, Tk), float32
+    weights = masked_softmax(scores, mask) # zeros for fully masked rows
+    output  = weights @ value              # (..., Tq, dv)
+
+`attend` runs them with an explicit weights matrix (any score function,
+dropout on the weights, weights returned on request, optional chunking over
+the query axis to bound memory). `fused_attention` runs the scaled-dot case
+through `keras.ops.dot_product_attention`, so each backend's fused kernel is
+used when nothing needs the explicit weights.
+"""
+
+from keras import ops
+
+from keras_attention.core.masking import causal_mask, masked_softmax
+
+
+def _slice_queries(x, start, stop):
+    """Slice axis -2 of a query-aligned tensor, leaving broadcast axes alone."""
+    if x is None or x.shape[-2] == 1:
+        return x
+    return x[..., start:stop, :]
+
+
+def _attend_dense(query, key, value, score_fn, mask, dropout_fn):
+    scores = score_fn(query, key)
+    weights = masked_softmax(scores, mask)
+    if dropout_fn is not None:
+        weights = dropout_fn(weights)
+    output = ops.matmul(ops.cast(weights, value.dtype), value)
+    return output, weights
+
+
+def _attend_chunked_dynamic(query, key, value, score_fn, mask, dropout_fn, size):
+    """Chunked attention when the query length is only known at run time.
+
+    The query (and the mask) are padded by one chunk so that every
+    fixed-size slice is in range; `ops.map` runs the chunks one after the
+    other, so only one chunk's intermediates are alive at a time.
+    """
+    rank = len(query.shape)
+    query_length = ops.shape(query)[-2]
+    pad = [[0, 0]] * (rank - 2) + [[0, size], [0, 0]]
+    padded_query = ops.pad(query, pad)
+    padded_mask = mask
+    if mask is not None and mask.shape[-2] != 1:
+        mask_pad = [[0, 0]] * (len(mask.shape) - 2) + [[0, size], [0, 0]]
+        padded_mask = ops.pad(ops.cast(mask, "bool"), mask_pad, constant_values=False)
+    num_chunks = (query_length + size - 1) // size
+    starts = ops.arange(num_chunks, dtype="int32") * size
+
+    def _chunk(x, start):
+        begin = [0] * (len(x.shape) - 2) + [start, 0]
+        shape = list(ops.shape(x)[:-2]) + [size, ops.shape(x)[-1]]
+        return ops.slice(x, begin, shape)
+
+    def run(start):
+        chunk_mask = padded_mask
+        if padded_mask is not None and padded_mask.shape[-2] != 1:
+            chunk_mask = _chunk(padded_mask, start)
+        out, _ = _attend_dense(
+            _chunk(padded_query, start), key, value, score_fn, chunk_mask, dropout_fn
+        )
+        return out
+
+    outputs = ops.map(run, starts)  # (chunks, ..., size, dv)
+    outputs = ops.moveaxis(outputs, 0, -3)  # (..., chunks, size, dv)
+    lead = list(ops.shape(outputs)[:-3])
+    outputs = ops.reshape(outputs, lead + [num_chunks * size, ops.shape(outputs)[-1]])
+    return outputs[..., :query_length, :]
+
+
+def attend(
+    query,
+    key,
+    value,
+    score_fn,
+    mask=None,
+    dropout_fn=None,
+    query_chunk_size=None,
+    return_weights=False,
+):
+    """Attention with an explicit weights matrix.
+
+    Args:
+        query: `(..., Tq, dq)`.
+        key: `(..., Tk, dk)`.
+        value: `(..., Tk, dv)`.
+        score_fn: `score_fn(query, key) -> (..., Tq, Tk)` float32 scores
+            (see `keras_attention.core.scores`).
+        mask: boolean, broadcastable to `(..., Tq, Tk)`, `True` = attend.
+        dropout_fn: optional function applied to the weights (training
+            dropout).
+        query_chunk_size: if set, queries are processed in chunks of this
+            many, so that the score intermediates of only one chunk exist at a
+            time (the softmax runs over keys, so chunks are independent).
+        return_weights: also return the attention weights.
+
+    Returns:
+        `output` of shape `(..., Tq, dv)` in `value`'s dtype, and the float32
+        weights `(..., Tq, Tk)` if `return_weights`.
+    """
+    query_length = query.shape[-2]
+    if not query_chunk_size or (
+        query_length is not None and query_length <= query_chunk_size
+    ):
+        output, weights = _attend_dense(query, key, value, score_fn, mask, dropout_fn)
+        return (output, weights) if return_weights else output
+    if query_length is None and not return_weights:
+        return _attend_chunked_dynamic(
+            query, key, value, score_fn, mask, dropout_fn, query_chunk_size
+        )
+    if query_length is None:
+        # The weights are (..., Tq, Tk) anyway: chunking would save nothing.
+        output, weights = _attend_dense(query, key, value, score_fn, mask, dropout_fn)
+        return output, weights
+    outputs, all_weights = [], []
+    for start in range(0, query_length, query_chunk_size):
+        stop = min(start + query_chunk_size, query_length)
+        output, weights = _attend_dense(
+            query[..., start:stop, :],
+            key,
+            value,
+            score_fn,
+            _slice_queries(mask, start, stop),
+            dropout_fn,
+        )
+        outputs.append(output)
+        if return_weights:
+            all_weights.append(weights)
+    output = ops.concatenate(outputs, axis=-2)
+    if return_weights:
+        return output, ops.concatenate(all_weights, axis=-2)
+    return output
+
+
+def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
+    """Scaled dot-product attention through the backend's fused kernel.
+
+    Layout is Keras': `query` `(batch, Tq, heads, d)`, `key` and `value`
+    `(batch, Tk, kv_heads, d)`. Rows whose keys are all masked return zeros
+    (the fused kernels would give NaN or uniform weights there).
+
+    Args:
+        query: `(batch, Tq, heads, d)`.
+        key: `(batch, Tk, kv_heads, d)`.
+        value: `(batch, Tk, kv_heads, d)`.
+        mask: boolean, broadcastable to `(batch, heads, Tq, Tk)`, or `None`.
+        scale: multiplier of the scores; default `1 / sqrt(d)`.
+        is_causal: apply a top-left aligned causal mask in the kernel.
+
+    Returns:
+        `(batch, Tq, heads, d)` in `query`'s dtype.
+    """
+    if mask is None:
+        return ops.dot_product_attention(
+            query, key, value, scale=scale, is_causal=is_causal
+        )
+    mask = ops.cast(mask, "bool")
+    if len(mask.shape) == 2:
+        mask = mask[None, None]
+    elif len(mask.shape) == 3:
+        mask = ops.expand_dims(mask, 1)
+    if is_causal:
+        mask = ops.logical_and(
+            mask, causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+        )
+    row_valid = ops.any(mask, axis=-1, keepdims=True)  # (b|1, h|1, Tq, 1)
+    safe_mask = ops.logical_or(mask, ops.logical_not(row_valid))
+    output = ops.dot_product_attention(query, key, value, mask=safe_mask, scale=scale)
+    valid = ops.transpose(row_valid, (0, 2, 1, 3))  # (b|1, Tq, h|1, 1)
+    return ops.where(valid, output, ops.zeros_like(output))

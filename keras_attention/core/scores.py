@@ -1,0 +1,115 @@
+"""Score functions: how much each query attends to each key, before the softmax.
+
+All functions take a query of shape `(..., Tq, dq)` and keys of shape
+`(..., Tk, dk)` (any leading batch/head axes, broadcast against each other)
+and return float32 scores of shape `(..., Tq, Tk)`. Weights are passed in
+explicitly, so the functions are pure and testable against NumPy; the layers
+own the weights. Inputs are cast to float32 first, so that score accumulation
+stays in float32 under mixed precision policies.
+"""
+
+import math
+
+from keras import ops
+
+SCORE_FUNCTIONS = ("dot", "scaled_dot", "general", "concat", "location")
+
+
+def _f32(x):
+    return ops.cast(x, "float32")
+
+
+def dot_score(query, key):
+    """Luong's dot score: `score(h_t, h_s) = h_t^T h_s`.
+
+    Args:
+        query: `(..., Tq, d)`.
+        key: `(..., Tk, d)`.
+
+    Returns:
+        float32 scores `(..., Tq, Tk)`.
+    """
+    return ops.matmul(_f32(query), ops.swapaxes(_f32(key), -1, -2))
+
+
+def scaled_dot_score(query, key, scale=None):
+    """Vaswani's scaled dot score: `score(q, k) = q^T k / sqrt(d)`.
+
+    Args:
+        query: `(..., Tq, d)`.
+        key: `(..., Tk, d)`.
+        scale: multiplier of the dot products; defaults to `1 / sqrt(d)`.
+
+    Returns:
+        float32 scores `(..., Tq, Tk)`.
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    return dot_score(query, key) * scale
+
+
+def general_score(query, key, kernel):
+    """Luong's general score: `score(h_t, h_s) = h_t^T W_a h_s`.
+
+    Args:
+        query: `(..., Tq, dq)`.
+        key: `(..., Tk, dk)`.
+        kernel: `W_a`, shape `(dq, dk)`.
+
+    Returns:
+        float32 scores `(..., Tq, Tk)`.
+    """
+    return dot_score(ops.matmul(_f32(query), _f32(kernel)), key)
+
+
+def additive_score(
+    query,
+    key,
+    attention_v,
+    query_kernel=None,
+    key_kernel=None,
+    bias=None,
+):
+    """Bahdanau's additive score (Luong's "concat"): `v^T tanh(W_q q + W_k k + b)`.
+
+    Luong's concat score `v_a^T tanh(W_a [h_t; h_s])` is the same function with
+    `W_a` split into its query and key halves.
+
+    Args:
+        query: `(..., Tq, dq)`, or already projected `(..., Tq, units)` when
+            `query_kernel` is `None`.
+        key: `(..., Tk, dk)`, or already projected when `key_kernel` is `None`.
+        attention_v: `v`, shape `(units,)`.
+        query_kernel: `W_q`, shape `(dq, units)`, or `None`.
+        key_kernel: `W_k`, shape `(dk, units)`, or `None`.
+        bias: `b`, shape `(units,)`, or `None`.
+
+    Returns:
+        float32 scores `(..., Tq, Tk)`. This materialises a
+        `(..., Tq, Tk, units)` intermediate: chunk the query axis to bound it
+        (see `keras_attention.core.attend`).
+    """
+    query, key = _f32(query), _f32(key)
+    if query_kernel is not None:
+        query = ops.matmul(query, _f32(query_kernel))
+    if key_kernel is not None:
+        key = ops.matmul(key, _f32(key_kernel))
+    hidden = ops.expand_dims(query, -2) + ops.expand_dims(key, -3)
+    if bias is not None:
+        hidden = hidden + _f32(bias)
+    return ops.sum(ops.tanh(hidden) * _f32(attention_v), axis=-1)
+
+
+def location_score(query, kernel, key_length):
+    """Luong's location score (eq. 8): `a_t = softmax(W_a h_t)`, keys unused.
+
+    Args:
+        query: `(..., Tq, dq)`.
+        kernel: `W_a`, shape `(dq, max_length)`; its first `key_length`
+            columns score the `key_length` source positions.
+        key_length: number of keys `Tk` (<= `max_length`).
+
+    Returns:
+        float32 scores `(..., Tq, Tk)`.
+    """
+    return ops.matmul(_f32(query), _f32(kernel)[:, :key_length])

@@ -1,0 +1,317 @@
+"""The Keras contract shared by the query/value attention layers.
+
+`BaseAttention` owns everything that is the same for Bahdanau, Luong and the
+other single-head mechanisms: input and mask validation, the single decoder
+step form, combining Keras masks with `attention_mask` and the causal mask,
+dropout on the weights, query chunking, output shapes and specs. A subclass
+only creates its score weights (`build_score`) and says how to score
+(`score`), optionally projecting queries and keys once first (`project`).
+"""
+
+import keras
+from keras import ops
+
+from keras_attention.core.attend import attend
+from keras_attention.core.masking import compute_attention_mask
+from keras_attention.core.validation import check_positive_int, check_rate
+
+
+def _describe(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _compatible(a, b):
+    return a is None or b is None or a == b
+
+
+class BaseAttention(keras.layers.Layer):
+    """Base class of the single-head query/value attention layers.
+
+    Args:
+        dropout: fraction of the attention weights to drop during training.
+        query_chunk_size: if set, process queries in chunks of this size so
+            that score intermediates are bounded by `query_chunk_size * Tk`
+            rows instead of `Tq * Tk` (see `keras_attention.core.attend`).
+        kernel_initializer, kernel_regularizer, kernel_constraint: for the
+            score's matrices and vectors.
+        bias_initializer, bias_regularizer, bias_constraint: for its biases.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(
+        self,
+        dropout=0.0,
+        query_chunk_size=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.dropout = check_rate("dropout", dropout)
+        self.query_chunk_size = check_positive_int(
+            "query_chunk_size", query_chunk_size, allow_none=True
+        )
+        self.supports_masking = True
+        self._dropout_layer = keras.layers.Dropout(self.dropout, dtype="float32")
+
+    # ----------------------------------------------------------- subclass API
+    def add_kernel(self, name, shape):
+        """Add a score matrix or vector with the layer's kernel settings."""
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def add_bias(self, name, shape):
+        """Add a bias with the layer's bias settings."""
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def build_score(self, query_dim, key_dim, value_dim):
+        """Create the score weights. `query_dim`/`key_dim` are feature sizes."""
+
+    def check_dims(self, query_dim, key_dim, value_dim):
+        """Raise `ValueError` if the feature sizes do not fit the score."""
+
+    def project(self, query, key):
+        """Transform queries and keys once, before any chunking."""
+        return query, key
+
+    def score(self, query, key):
+        """Return float32 scores `(batch, Tq, Tk)` for projected inputs."""
+        raise NotImplementedError
+
+    def can_fuse(self, training, return_attention_scores):
+        """Whether `fused_call` may replace the explicit-weights path."""
+        return False
+
+    def fused_call(self, query, key, value, mask):
+        """Attention output through a fused kernel (see `can_fuse`)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- validation
+    def _check_shapes(self, query_shape, value_shape, key_shape=None):
+        query_shape = tuple(query_shape)
+        value_shape = tuple(value_shape)
+        name = self.__class__.__name__
+        if len(query_shape) not in (2, 3):
+            raise ValueError(
+                f"{name}: `query` must have shape (batch, Tq, dim), or "
+                f"(batch, dim) for a single decoder step; received shape "
+                f"{_describe(query_shape)}."
+            )
+        if len(value_shape) != 3:
+            raise ValueError(
+                f"{name}: `value` must have shape (batch, Tv, dim); received "
+                f"shape {_describe(value_shape)}."
+            )
+        if key_shape is not None:
+            key_shape = tuple(key_shape)
+            if len(key_shape) != 3:
+                raise ValueError(
+                    f"{name}: `key` must have shape (batch, Tv, dim); received "
+                    f"shape {_describe(key_shape)}."
+                )
+            if not _compatible(key_shape[1], value_shape[1]):
+                raise ValueError(
+                    f"{name}: `key` and `value` must have the same length "
+                    f"(axis 1); received key shape {_describe(key_shape)} and "
+                    f"value shape {_describe(value_shape)}."
+                )
+        else:
+            key_shape = value_shape
+        batches = [("query", query_shape[0]), ("value", value_shape[0])]
+        batches.append(("key", key_shape[0]))
+        known = [(n, b) for n, b in batches if b is not None]
+        if len({b for _, b in known}) > 1:
+            got = ", ".join(f"{n}={b}" for n, b in known)
+            raise ValueError(
+                f"{name}: `query`, `value` and `key` must have the same batch "
+                f"size; received {got}."
+            )
+        self.check_dims(query_shape[-1], key_shape[-1], value_shape[-1])
+        return query_shape, value_shape, key_shape
+
+    def _check_mask(self, arg, mask, expected):
+        if mask is None:
+            return
+        shape = tuple(mask.shape)
+        if len(shape) != len(expected) or not all(
+            _compatible(a, b) for a, b in zip(shape, expected, strict=True)
+        ):
+            raise ValueError(
+                f"{self.__class__.__name__}: `{arg}` must have shape "
+                f"{_describe(expected)}; received shape {_describe(shape)}."
+            )
+
+    def _check_attention_mask(self, attention_mask, query_length, key_length):
+        if attention_mask is None:
+            return
+        shape = tuple(attention_mask.shape)
+        if (
+            len(shape) not in (2, 3, 4)
+            or not (shape[-2] in (1, None, query_length) or query_length is None)
+            or not (shape[-1] in (1, None, key_length) or key_length is None)
+        ):
+            raise ValueError(
+                f"{self.__class__.__name__}: `attention_mask` must have shape "
+                f"(Tq, Tk), (batch, Tq, Tk) or (batch, heads, Tq, Tk) with "
+                f"Tq={query_length} and Tk={key_length}; received shape "
+                f"{_describe(shape)}."
+            )
+
+    # ------------------------------------------------------------------ Keras
+    def build(self, query_shape, value_shape, key_shape=None):
+        query_shape, value_shape, key_shape = self._check_shapes(
+            query_shape, value_shape, key_shape
+        )
+        for arg, dim in (
+            ("query", query_shape[-1]),
+            ("value", value_shape[-1]),
+            ("key", key_shape[-1]),
+        ):
+            if dim is None:
+                raise ValueError(
+                    f"{self.__class__.__name__}: the last axis of `{arg}` "
+                    f"(features) must be known; received None."
+                )
+        self.build_score(query_shape[-1], key_shape[-1], value_shape[-1])
+        self.built = True
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        *,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+    ):
+        if key is None:
+            key, key_mask = value, None
+        query_shape, value_shape, _ = self._check_shapes(
+            query.shape, value.shape, key.shape
+        )
+        single_step = len(query_shape) == 2
+        if single_step:
+            query = ops.expand_dims(query, 1)
+            if query_mask is not None:
+                query_mask = ops.reshape(query_mask, (-1, 1))
+        query_length, key_length = query.shape[1], value_shape[1]
+        self._check_mask("query_mask", query_mask, tuple(query.shape[:2]))
+        self._check_mask("value_mask", value_mask, tuple(value_shape[:2]))
+        self._check_mask("key_mask", key_mask, tuple(key.shape[:2]))
+        self._check_attention_mask(attention_mask, query_length, key_length)
+
+        mask = compute_attention_mask(
+            ops.shape(query)[1],
+            ops.shape(value)[1],
+            query_mask=query_mask,
+            value_mask=value_mask,
+            key_mask=key_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+        )
+        if self.can_fuse(training, return_attention_scores):
+            output, weights = self.fused_call(query, key, value, mask), None
+        else:
+            projected_query, projected_key = self.project(query, key)
+            dropout_fn = None
+            if self.dropout > 0:
+
+                def dropout_fn(weights):
+                    return self._dropout_layer(weights, training=training)
+
+            result = attend(
+                projected_query,
+                projected_key,
+                value,
+                self.score,
+                mask=mask,
+                dropout_fn=dropout_fn,
+                query_chunk_size=self.query_chunk_size,
+                return_weights=return_attention_scores,
+            )
+            output, weights = result if return_attention_scores else (result, None)
+        output = ops.cast(output, self.compute_dtype)
+        if single_step:
+            output = ops.squeeze(output, 1)
+        if not return_attention_scores:
+            return output
+        weights = ops.cast(weights, self.compute_dtype)
+        if single_step:
+            weights = ops.squeeze(weights, 1)
+        return output, weights
+
+    def compute_mask(self, inputs, previous_mask=None):
+        # The output is aligned with the query: it keeps the query's mask.
+        return previous_mask
+
+    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+        query_shape, value_shape, _ = self._check_shapes(
+            query_shape, value_shape, key_shape
+        )
+        return tuple(query_shape[:-1]) + (value_shape[-1],)
+
+    def compute_output_spec(
+        self,
+        query,
+        value,
+        key=None,
+        *,
+        return_attention_scores=False,
+        **kwargs,
+    ):
+        output_shape = self.compute_output_shape(
+            query.shape, value.shape, None if key is None else key.shape
+        )
+        output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        weights_shape = tuple(query.shape[:-1]) + (value.shape[1],)
+        return output, keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "dropout": self.dropout,
+                "query_chunk_size": self.query_chunk_size,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            }
+        )
+        return config

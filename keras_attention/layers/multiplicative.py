@@ -1,0 +1,215 @@
+"""Multiplicative (Luong) attention."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_attention.core import scores as score_functions
+from keras_attention.core.attend import fused_attention
+from keras_attention.core.validation import check_choice, check_positive_int
+from keras_attention.layers.base import BaseAttention
+
+SCORES = ("dot", "scaled_dot", "general", "concat", "location")
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class MultiplicativeAttention(BaseAttention):
+    r"""Multiplicative attention (Luong et al., 2015), also known as `LuongAttention`.
+
+    A query $h_t$ scores each key $\bar h_s$ with one of Luong's score
+    functions, and the output is the weighted average of the values:
+
+    $$\mathrm{score}(h_t, \bar h_s) = \begin{cases}
+    h_t^\top \bar h_s & \texttt{"dot"} \\
+    h_t^\top \bar h_s / \sqrt{d} & \texttt{"scaled\_dot"} \\
+    h_t^\top W_a \bar h_s & \texttt{"general"} \\
+    v_a^\top \tanh(W_a [h_t; \bar h_s]) & \texttt{"concat"} \\
+    (W_a h_t)_s & \texttt{"location"}
+    \end{cases}$$
+
+    $$a_{ts} = \mathrm{softmax}_s\big(g \cdot \mathrm{score}(h_t, \bar h_s)\big),
+    \qquad c_t = \sum_s a_{ts} v_s,$$
+
+    where $g$ is a learned scalar when `use_scale=True` (1 otherwise). The
+    `"location"` score ignores the keys (Luong's eq. 8) and needs the
+    longest source length, `max_length`, to size $W_a$.
+
+    With `"dot"` or `"scaled_dot"`, no `use_scale`, no active dropout and no
+    weights requested, the layer calls `keras.ops.dot_product_attention`, so
+    each backend's fused kernel runs.
+
+    Masked keys get zero weight. Rows whose keys are all masked (including
+    masked query positions) get all-zero weights and a zero output, where
+    `keras.layers.Attention` would give uniform weights.
+
+    Args:
+        score: one of `"dot"`, `"scaled_dot"`, `"general"`, `"concat"`,
+            `"location"`.
+        use_scale: whether to multiply the scores by a learned scalar $g$
+            (initialised to 1).
+        units: hidden size of the `"concat"` score (default: the key size).
+        max_length: `"location"` only: the largest number of keys.
+        dropout: fraction of the attention weights to drop during training.
+        query_chunk_size: process queries in chunks of this size to bound
+            memory (`None`: all at once).
+        kernel_initializer: initializer of $W_a$ and $v_a$ (default
+            `"glorot_uniform"`); `kernel_regularizer` and
+            `kernel_constraint` apply to them too.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        query: `(batch, Tq, dq)`, or `(batch, dq)` for a single decoder step.
+        value: `(batch, Tv, dv)`.
+        key: optional `(batch, Tv, dk)`; defaults to `value`. `"dot"` and
+            `"scaled_dot"` need `dq == dk`.
+        query_mask: optional boolean `(batch, Tq)`; filled from the query's
+            Keras mask.
+        value_mask: optional boolean `(batch, Tv)`; filled from the value's
+            Keras mask.
+        key_mask: optional boolean `(batch, Tv)`; combined with `value_mask`.
+        attention_mask: optional boolean `(Tq, Tv)` or `(batch, Tq, Tv)`,
+            `True` = may attend.
+        use_causal_mask: if `True`, query `i` only attends to keys `<= i`.
+        return_attention_scores: also return the attention weights.
+        training: whether dropout is active.
+
+    Returns:
+        The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the
+        weights `(batch, Tq, Tv)` (or `(batch, Tv)`) when
+        `return_attention_scores=True`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    decoder_state = np.random.rand(2, 16).astype("float32")  # one step
+    encoder_outputs = np.random.rand(2, 7, 32).astype("float32")
+    attention = keras_attention.MultiplicativeAttention(score="general")
+    context, weights = attention(
+        decoder_state, encoder_outputs, return_attention_scores=True
+    )
+    assert context.shape == (2, 32) and weights.shape == (2, 7)
+    ```
+    """
+
+    def __init__(
+        self,
+        score="dot",
+        use_scale=False,
+        units=None,
+        max_length=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.score_name = check_choice("score", score, SCORES)
+        self.use_scale = bool(use_scale)
+        self.units = check_positive_int("units", units, allow_none=True)
+        self.max_length = check_positive_int("max_length", max_length, allow_none=True)
+        if score == "location" and max_length is None:
+            raise ValueError(
+                "`max_length` is required with score='location' (it sizes the "
+                "location weights W_a); received max_length=None."
+            )
+
+    def check_dims(self, query_dim, key_dim, value_dim):
+        if self.score_name in ("dot", "scaled_dot") and not (
+            query_dim is None or key_dim is None or query_dim == key_dim
+        ):
+            raise ValueError(
+                f"MultiplicativeAttention(score={self.score_name!r}) needs "
+                f"`query` and `key` with the same last dimension; received "
+                f"{query_dim} and {key_dim}. Use score='general' or 'concat' "
+                f"for different sizes."
+            )
+
+    def build_score(self, query_dim, key_dim, value_dim):
+        if self.score_name == "general":
+            self.kernel = self.add_kernel("kernel", (query_dim, key_dim))
+        elif self.score_name == "concat":
+            units = self.units or key_dim
+            self.query_kernel = self.add_kernel("query_kernel", (query_dim, units))
+            self.key_kernel = self.add_kernel("key_kernel", (key_dim, units))
+            self.attention_v = self.add_kernel("attention_v", (units,))
+        elif self.score_name == "location":
+            self.kernel = self.add_kernel("kernel", (query_dim, self.max_length))
+        self.scale = None
+        if self.use_scale:
+            self.scale = self.add_weight(name="scale", shape=(), initializer="ones")
+
+    def call(self, query, value, key=None, **kwargs):
+        if self.score_name == "location" and value.shape[1] is not None:
+            if value.shape[1] > self.max_length:
+                raise ValueError(
+                    f"MultiplicativeAttention(score='location') was built for "
+                    f"max_length={self.max_length} keys; received `value` with "
+                    f"{value.shape[1]}."
+                )
+        return super().call(query, value, key, **kwargs)
+
+    def project(self, query, key):
+        if self.score_name == "concat":
+            return (
+                ops.matmul(query, self.query_kernel),
+                ops.matmul(key, self.key_kernel),
+            )
+        return query, key
+
+    def score(self, query, key):
+        name = self.score_name
+        if name == "dot":
+            scores = score_functions.dot_score(query, key)
+        elif name == "scaled_dot":
+            scores = score_functions.scaled_dot_score(query, key)
+        elif name == "general":
+            scores = score_functions.general_score(query, key, self.kernel)
+        elif name == "concat":
+            scores = score_functions.additive_score(query, key, self.attention_v)
+        else:
+            scores = score_functions.location_score(
+                query, self.kernel, ops.shape(key)[-2]
+            )
+        if self.use_scale:
+            scores = scores * ops.cast(self.scale, "float32")
+        return scores
+
+    def can_fuse(self, training, return_attention_scores):
+        return (
+            self.score_name in ("dot", "scaled_dot")
+            and not self.use_scale
+            and not return_attention_scores
+            and not (self.dropout > 0 and training)
+        )
+
+    def fused_call(self, query, key, value, mask):
+        key_dim, value_dim = key.shape[-1], value.shape[-1]
+        scale = 1.0 if self.score_name == "dot" else 1.0 / math.sqrt(key_dim)
+        size = max(key_dim, value_dim)
+
+        def heads(x):
+            # Fused kernels want (batch, T, heads, dim) with equal key and value
+            # sizes: zero padding changes neither the scores nor the output.
+            x = ops.pad(x, [[0, 0], [0, 0], [0, size - x.shape[-1]]])
+            return ops.expand_dims(x, 2)
+
+        output = fused_attention(
+            heads(query), heads(key), heads(value), mask=mask, scale=scale
+        )
+        return ops.squeeze(output, 2)[..., :value_dim]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "score": self.score_name,
+                "use_scale": self.use_scale,
+                "units": self.units,
+                "max_length": self.max_length,
+            }
+        )
+        return config
+
+
+LuongAttention = MultiplicativeAttention

@@ -1,0 +1,231 @@
+"""Positional encodings: fixed sinusoidal and learned tables."""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_attention.core.validation import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+)
+
+MODES = ("encoding", "add")
+
+
+class _PositionalBase(keras.layers.Layer):
+    """Shared input checks, `mode` handling and Keras contract."""
+
+    def __init__(self, mode="encoding", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = check_choice("mode", mode, MODES)
+        self.supports_masking = True
+
+    def _check_inputs(self, inputs):
+        shape = tuple(inputs.shape)
+        if len(shape) < 2:
+            raise ValueError(
+                f"{self.__class__.__name__}: `inputs` must have shape "
+                f"(batch, sequence_length, dim); received shape {shape}."
+            )
+        if shape[-1] is None:
+            raise ValueError(
+                f"{self.__class__.__name__}: the last axis of `inputs` "
+                f"(features) must be known; received shape {shape}."
+            )
+        return shape
+
+    @staticmethod
+    def _check_start_index(start_index):
+        if isinstance(start_index, bool) or (
+            isinstance(start_index, numbers.Number)
+            and (not isinstance(start_index, numbers.Integral) or start_index < 0)
+        ):
+            raise ValueError(
+                f"`start_index` must be a non-negative integer (or an integer "
+                f"scalar tensor); received start_index={start_index!r}."
+            )
+
+    def _finish(self, inputs, encoding):
+        encoding = ops.cast(encoding, self.compute_dtype)
+        if self.mode == "add":
+            return ops.add(inputs, encoding)
+        return ops.broadcast_to(encoding, ops.shape(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class SinusoidalPositionalEncoding(_PositionalBase):
+    r"""Fixed sinusoidal positional encoding (Vaswani et al., 2017).
+
+    For position $p$ and feature $j$ of a `dim`-wide input, with
+    $\lambda$ = `max_wavelength`:
+
+    $$PE_{p,2i} = \sin\!\big(p / \lambda^{2i/\mathrm{dim}}\big), \qquad
+    PE_{p,2i+1} = \cos\!\big(p / \lambda^{2i/\mathrm{dim}}\big).$$
+
+    Positions run along axis -2 and start at `start_index`, so a decoder
+    generating step by step gets the encoding of its current position.
+
+    Args:
+        max_wavelength: the longest wavelength $\lambda$ (default 10000).
+        mode: `"encoding"` returns the encodings broadcast to the input's
+            shape (add them yourself); `"add"` returns `inputs + encodings`.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: `(batch, sequence_length, dim)`; only its shape is used in
+            `"encoding"` mode. A Keras mask on it is passed on unchanged.
+        start_index: position of the first step (int or scalar int tensor),
+            for cached decoding. Default 0.
+
+    Returns:
+        A tensor of the input's shape in the layer's compute dtype.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    embeddings = np.zeros((2, 10, 16), dtype="float32")
+    layer = keras_attention.SinusoidalPositionalEncoding(mode="add")
+    outputs = layer(embeddings)
+    assert outputs.shape == (2, 10, 16)
+    # Position 0: sin(0) = 0 on even features, cos(0) = 1 on odd ones.
+    np.testing.assert_allclose(np.asarray(outputs)[0, 0, :4], [0, 1, 0, 1])
+    ```
+    """
+
+    def __init__(self, max_wavelength=10000, mode="encoding", **kwargs):
+        super().__init__(mode=mode, **kwargs)
+        self.max_wavelength = check_positive_float("max_wavelength", max_wavelength)
+
+    def call(self, inputs, start_index=0):
+        shape = self._check_inputs(inputs)
+        self._check_start_index(start_index)
+        dim = shape[-1]
+        length = ops.shape(inputs)[-2]
+        positions = ops.cast(ops.arange(length) + start_index, "float32")
+        features = ops.arange(dim)
+        even = features - features % 2  # 2i for features 2i and 2i + 1
+        inverse_frequency = ops.power(
+            self.max_wavelength, -ops.cast(even, "float32") / dim
+        )
+        angles = ops.expand_dims(positions, -1) * inverse_frequency
+        encoding = ops.where(features % 2 == 0, ops.sin(angles), ops.cos(angles))
+        return self._finish(inputs, encoding)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"max_wavelength": self.max_wavelength})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class LearnedPositionalEmbedding(_PositionalBase):
+    r"""Learned absolute positional embedding: a trained table of `sequence_length` rows.
+
+    $$PE_{p} = E[p], \qquad E \in \mathbb{R}^{\mathrm{sequence\_length} \times \mathrm{dim}}.$$
+
+    Positions run along axis -2 and start at `start_index`. A sequence that
+    does not fit in the table (`start_index + length > sequence_length`,
+    when both are known) raises a `ValueError`; a tensor `start_index`
+    beyond the table cannot be checked inside compiled code and is clipped by
+    the backend, so size the table for the longest sequence you decode.
+
+    Args:
+        sequence_length: number of positions in the table (the longest
+            sequence).
+        initializer: initializer of the table (default `"glorot_uniform"`).
+        mode: `"encoding"` returns the embeddings broadcast to the input's
+            shape; `"add"` returns `inputs + embeddings`.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: `(batch, length, dim)`. A Keras mask on it is passed on.
+        start_index: position of the first step (int or scalar int tensor).
+
+    Returns:
+        A tensor of the input's shape in the layer's compute dtype.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    tokens = np.random.rand(2, 10, 16).astype("float32")
+    layer = keras_attention.LearnedPositionalEmbedding(sequence_length=32)
+    positions = layer(tokens)
+    assert positions.shape == (2, 10, 16)
+    # Both sequences get the same table rows.
+    np.testing.assert_allclose(np.asarray(positions)[0], np.asarray(positions)[1])
+    ```
+    """
+
+    def __init__(
+        self,
+        sequence_length,
+        initializer="glorot_uniform",
+        mode="encoding",
+        **kwargs,
+    ):
+        super().__init__(mode=mode, **kwargs)
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, inputs_shape):
+        dim = inputs_shape[-1]
+        if dim is None:
+            raise ValueError(
+                "LearnedPositionalEmbedding: the last axis of `inputs` must be "
+                "known to build the table; received None."
+            )
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.sequence_length, dim),
+            initializer=self.initializer,
+        )
+
+    def call(self, inputs, start_index=0):
+        shape = self._check_inputs(inputs)
+        self._check_start_index(start_index)
+        if shape[-1] != self.embeddings.shape[-1]:
+            raise ValueError(
+                f"LearnedPositionalEmbedding was built for dim="
+                f"{self.embeddings.shape[-1]}; received `inputs` of shape {shape}."
+            )
+        length = shape[-2]
+        if length is not None and isinstance(start_index, numbers.Integral):
+            if start_index + length > self.sequence_length:
+                raise ValueError(
+                    f"LearnedPositionalEmbedding holds sequence_length="
+                    f"{self.sequence_length} positions; received a sequence of "
+                    f"length {length} starting at start_index={start_index}."
+                )
+        if length is None:
+            length = ops.shape(inputs)[-2]
+        table = ops.convert_to_tensor(self.embeddings)
+        encoding = ops.slice(
+            table, (ops.cast(start_index, "int32"), 0), (length, shape[-1])
+        )
+        return self._finish(inputs, encoding)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "initializer": keras.initializers.serialize(self.initializer),
+            }
+        )
+        return config
