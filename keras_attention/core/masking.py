@@ -14,7 +14,7 @@ _MASK_VALUE = -1e30
 
 
 def causal_mask(query_length, key_length, offset=0):
-    """Boolean `(query_length, key_length)` mask letting query `i` see keys `<= i + offset`.
+    """Boolean `(Tq, Tk)` mask letting query `i` see keys `<= i + offset`.
 
     With `offset=0` the mask is aligned top-left when the lengths differ, as
     in Keras. Cached decoding passes the position of the first query in
@@ -34,7 +34,7 @@ def causal_mask(query_length, key_length, offset=0):
 
 
 def band_mask(query_length, key_length, left, right=0, offset=0):
-    """Boolean mask letting query `i` see keys in `[i + offset - left, i + offset + right]`.
+    """Boolean `(Tq, Tk)` mask: query `i` sees keys `i + offset - left .. + right`.
 
     `band_mask(q, k, left=w - 1, right=0)` is a causal sliding window of `w`
     keys; `left=right=w` a symmetric window. Edges are clipped naturally.

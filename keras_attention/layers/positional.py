@@ -132,9 +132,10 @@ class SinusoidalPositionalEncoding(_PositionalBase):
 
 @keras.saving.register_keras_serializable(package="keras_attention")
 class LearnedPositionalEmbedding(_PositionalBase):
-    r"""Learned absolute positional embedding: a trained table of `sequence_length` rows.
+    r"""Learned absolute positional embedding: a table of `sequence_length` rows.
 
-    $$PE_{p} = E[p], \qquad E \in \mathbb{R}^{\mathrm{sequence\_length} \times \mathrm{dim}}.$$
+    $$PE_{p} = E[p], \qquad E \in \mathbb{R}^{L \times \mathrm{dim}},
+    \quad L = \mathrm{sequence\_length}.$$
 
     Positions run along axis -2 and start at `start_index`. A sequence that
     does not fit in the table (`start_index + length > sequence_length`,
