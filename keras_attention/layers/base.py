@@ -88,8 +88,8 @@ class BaseAttention(keras.layers.Layer):
     def build_score(self, query_dim, key_dim, value_dim):
         """Create the score weights. `query_dim`/`key_dim` are feature sizes."""
 
-    def check_dims(self, query_dim, key_dim, value_dim):
-        """Raise `ValueError` if the feature sizes do not fit the score."""
+    def check_shapes(self, query_shape, key_shape, value_shape):
+        """Raise `ValueError` if the input shapes do not fit the score."""
 
     def project(self, query, key):
         """Transform queries and keys once, before any chunking."""
@@ -147,7 +147,7 @@ class BaseAttention(keras.layers.Layer):
                 f"{name}: `query`, `value` and `key` must have the same batch "
                 f"size; received {got}."
             )
-        self.check_dims(query_shape[-1], key_shape[-1], value_shape[-1])
+        self.check_shapes(query_shape, key_shape, value_shape)
         return query_shape, value_shape, key_shape
 
     def _check_mask(self, arg, mask, expected):

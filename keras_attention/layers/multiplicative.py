@@ -10,6 +10,10 @@ from keras_attention.core.attend import fused_attention
 from keras_attention.core.validation import check_choice, check_positive_int
 from keras_attention.layers.base import BaseAttention
 
+def _fits(length, max_length):
+    return length is None or length <= max_length
+
+
 SCORES = ("dot", "scaled_dot", "general", "concat", "location")
 
 
@@ -114,7 +118,14 @@ class MultiplicativeAttention(BaseAttention):
                 "location weights W_a); received max_length=None."
             )
 
-    def check_dims(self, query_dim, key_dim, value_dim):
+    def check_shapes(self, query_shape, key_shape, value_shape):
+        query_dim, key_dim = query_shape[-1], key_shape[-1]
+        if self.score_name == "location" and not _fits(value_shape[1], self.max_length):
+            raise ValueError(
+                f"MultiplicativeAttention(score='location') was built for "
+                f"max_length={self.max_length} keys; received `value` of shape "
+                f"{tuple(value_shape)}."
+            )
         if self.score_name in ("dot", "scaled_dot") and not (
             query_dim is None or key_dim is None or query_dim == key_dim
         ):
@@ -138,16 +149,6 @@ class MultiplicativeAttention(BaseAttention):
         self.scale = None
         if self.use_scale:
             self.scale = self.add_weight(name="scale", shape=(), initializer="ones")
-
-    def call(self, query, value, key=None, **kwargs):
-        if self.score_name == "location" and value.shape[1] is not None:
-            if value.shape[1] > self.max_length:
-                raise ValueError(
-                    f"MultiplicativeAttention(score='location') was built for "
-                    f"max_length={self.max_length} keys; received `value` with "
-                    f"{value.shape[1]}."
-                )
-        return super().call(query, value, key, **kwargs)
 
     def project(self, query, key):
         if self.score_name == "concat":

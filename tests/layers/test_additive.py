@@ -1,7 +1,9 @@
+import keras
+import numpy as np
 import pytest
-from harness import CHECKS, LayerCase, run_check
+from harness import CHECKS, LayerCase, run_check, to_numpy
 
-from keras_attention import AdditiveAttention
+from keras_attention import AdditiveAttention, BahdanauAttention
 
 CASES = [
     LayerCase(
@@ -43,3 +45,92 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_keras_contract(case, check, tmp_path):
     run_check(case, check, tmp_path)
+
+
+RNG = np.random.default_rng(0)
+
+
+def test_bahdanau_alias():
+    assert BahdanauAttention is AdditiveAttention
+
+
+def test_equals_keras_additive_attention_when_configured_equivalently():
+    # keras.layers.AdditiveAttention scores sum(scale * tanh(q + k)): ours with
+    # identity projections, no bias and v = scale.
+    dim = 4
+    query = RNG.normal(size=(2, 5, dim)).astype("float32")
+    value = RNG.normal(size=(2, 7, dim)).astype("float32")
+    mask = np.ones((2, 7), bool)
+    mask[0, -2:] = False
+    theirs = keras.layers.AdditiveAttention(use_scale=True)
+    theirs([query, value])
+    theirs.scale.assign(RNG.normal(size=(dim,)).astype("float32"))
+    ours = AdditiveAttention(units=dim, use_bias=False)
+    ours(query, value)
+    ours.query_kernel.assign(np.eye(dim, dtype="float32"))
+    ours.key_kernel.assign(np.eye(dim, dtype="float32"))
+    ours.attention_v.assign(to_numpy(theirs.scale))
+    expected, expected_w = theirs(
+        [query, value], mask=[None, mask], return_attention_scores=True
+    )
+    got, got_w = ours(query, value, value_mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(to_numpy(got_w), to_numpy(expected_w), atol=1e-6)
+
+
+def test_matches_numpy_bahdanau_with_normalisation():
+    query = RNG.normal(size=(2, 3, 5)).astype("float32")
+    value = RNG.normal(size=(2, 4, 6)).astype("float32")
+    layer = AdditiveAttention(units=7, normalize=True)
+    layer(query, value)
+    layer.bias.assign(RNG.normal(size=(7,)).astype("float32"))
+    layer.attention_g.assign(1.3)
+    w_q, w_k = to_numpy(layer.query_kernel), to_numpy(layer.key_kernel)
+    v, b = to_numpy(layer.attention_v), to_numpy(layer.bias)
+    v = 1.3 * v / np.linalg.norm(v)
+    scores = np.tanh((query @ w_q)[:, :, None] + (value @ w_k)[:, None] + b) @ v
+    weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    got, got_w = layer(query, value, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(got_w), weights, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(got), weights @ value, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_query_chunking_gives_identical_results(chunk):
+    query = RNG.normal(size=(2, 9, 5)).astype("float32")
+    value = RNG.normal(size=(2, 4, 6)).astype("float32")
+    mask = RNG.random((2, 4)) > 0.3
+    layer = AdditiveAttention(units=7)
+    chunked = AdditiveAttention(units=7, query_chunk_size=chunk)
+    expected = layer(query, value, value_mask=mask, use_causal_mask=True)
+    chunked(query, value)
+    chunked.set_weights(layer.get_weights())
+    got = chunked(query, value, value_mask=mask, use_causal_mask=True)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(expected), atol=1e-6)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="only TensorFlow graphs have a query length unknown at trace time "
+    "(JAX and torch always see concrete shapes)",
+)
+def test_chunking_with_unknown_length_in_a_tf_graph():
+    import tensorflow as tf
+
+    query = RNG.normal(size=(2, 9, 5)).astype("float32")
+    value = RNG.normal(size=(2, 4, 6)).astype("float32")
+    layer = AdditiveAttention(units=7, query_chunk_size=4)
+    expected = layer(query, value)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, None, 5)),
+            tf.TensorSpec((None, None, 6)),
+        ]
+    )
+    def run(q, v):
+        return layer(q, v)
+
+    np.testing.assert_allclose(
+        to_numpy(run(query, value)), to_numpy(expected), atol=1e-6
+    )
