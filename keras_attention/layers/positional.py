@@ -93,6 +93,7 @@ class SinusoidalPositionalEncoding(_PositionalBase):
     Example:
 
     ```python
+    import keras
     import numpy as np
     import keras_attention
 
@@ -101,7 +102,8 @@ class SinusoidalPositionalEncoding(_PositionalBase):
     outputs = layer(embeddings)
     assert outputs.shape == (2, 10, 16)
     # Position 0: sin(0) = 0 on even features, cos(0) = 1 on odd ones.
-    np.testing.assert_allclose(np.asarray(outputs)[0, 0, :4], [0, 1, 0, 1])
+    first = keras.ops.convert_to_numpy(outputs)[0, 0, :4]
+    np.testing.assert_allclose(first, [0, 1, 0, 1])
     ```
     """
 
@@ -161,6 +163,7 @@ class LearnedPositionalEmbedding(_PositionalBase):
     Example:
 
     ```python
+    import keras
     import numpy as np
     import keras_attention
 
@@ -169,7 +172,8 @@ class LearnedPositionalEmbedding(_PositionalBase):
     positions = layer(tokens)
     assert positions.shape == (2, 10, 16)
     # Both sequences get the same table rows.
-    np.testing.assert_allclose(np.asarray(positions)[0], np.asarray(positions)[1])
+    positions = keras.ops.convert_to_numpy(positions)
+    np.testing.assert_allclose(positions[0], positions[1])
     ```
     """
 

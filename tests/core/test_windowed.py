@@ -262,7 +262,9 @@ def test_gradients_under_jit():
         import jax
 
         def loss(q, k, v):
-            return (sliding_window_attention(q, k, v, 5, block_size=4) * cotangent).sum()
+            return (
+                sliding_window_attention(q, k, v, 5, block_size=4) * cotangent
+            ).sum()
 
         grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(query, key, value)
     elif BACKEND == "tensorflow":
