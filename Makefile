@@ -33,8 +33,9 @@ format: install
 test-%: install
 	KERAS_BACKEND=$* $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
 
-test: lint
-	@status=0; for backend in $(BACKENDS); do \
+test: install
+	@status=0; $(MAKE) --no-print-directory lint || status=1; \
+	for backend in $(BACKENDS); do \
 		echo "==================== KERAS_BACKEND=$$backend ===================="; \
 		$(MAKE) --no-print-directory test-$$backend || status=1; \
 	done; exit $$status

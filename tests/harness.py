@@ -133,6 +133,18 @@ def check_symbolic(case, tmp_path):
     assert tuple(model.outputs[0].shape) == tuple(expected)
     eager = layer(*case.make_data(), **case.call_kwargs)
     _assert_close(model(case.make_data()), eager, what="functional vs eager")
+    # Unknown sequence lengths: every axis but batch and features is None.
+    layer = case.make_layer()
+    inputs = [
+        keras.Input(shape=(None,) * (len(s) - 2) + (s[-1],), name=n)
+        for n, s in case.inputs.items()
+    ]
+    outputs = _flatten(layer(*inputs, **case.call_kwargs))
+    assert outputs[0].shape[-1] == expected[-1]
+    assert all(d is None for d in outputs[0].shape[:-1])
+    model = keras.Model(inputs, outputs)
+    eager = layer(*case.make_data(), **case.call_kwargs)
+    _assert_close(model(case.make_data()), eager, what="unknown lengths vs eager")
     if case.scores:
         layer = case.make_layer()
         spec = layer.compute_output_spec(

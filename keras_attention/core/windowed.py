@@ -159,8 +159,12 @@ def _check_options(window, causal, scale):
     return window
 
 
+def _is_zero(n):
+    return isinstance(n, int) and n == 0
+
+
 def _pad_axis(x, axis, before, after, value=0):
-    if not before and not after:
+    if _is_zero(before) and _is_zero(after):
         return x
     pad = [[0, 0]] * len(x.shape)
     pad[axis] = [before, after]
@@ -239,10 +243,19 @@ def sliding_window_attention(
 
     Example:
 
-    >>> import numpy as np
-    >>> q = k = v = np.random.rand(1, 2, 10, 4).astype("float32")
-    >>> tuple(sliding_window_attention(q, k, v, window=3).shape)
-    (1, 2, 10, 4)
+    ```python
+    import numpy as np
+    from keras_attention.core.windowed import (
+        reference_sliding_window_attention,
+        sliding_window_attention,
+    )
+
+    q, k, v = np.random.rand(3, 1, 2, 100, 8).astype("float32")
+    output = sliding_window_attention(q, k, v, window=16)  # 16 keys, causal
+    reference = reference_sliding_window_attention(q, k, v, window=16)
+    assert tuple(output.shape) == (1, 2, 100, 8)
+    assert np.allclose(output, reference, atol=1e-5)
+    ```
     """
     window = _check_options(window, causal, scale)
     _check_inputs(query, key, value, query_mask, key_mask)
@@ -292,7 +305,7 @@ def sliding_window_attention(
     weights = masked_softmax(scores, mask)
     output = ops.matmul(ops.cast(weights, value.dtype), value_blocks)
     output = ops.reshape(output, (batch, heads, -1, value_depth))
-    if isinstance(pad, int) and pad == 0:
+    if _is_zero(pad):
         return output
     return output[:, :, :length, :]
 

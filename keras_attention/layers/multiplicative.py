@@ -10,6 +10,7 @@ from keras_attention.core.attend import fused_attention
 from keras_attention.core.validation import check_choice, check_positive_int
 from keras_attention.layers.base import BaseAttention
 
+
 def _fits(length, max_length):
     return length is None or length <= max_length
 
