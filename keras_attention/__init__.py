@@ -5,6 +5,7 @@ This module is the one place that lists what users import.
 
 from keras_attention import core
 from keras_attention.layers.additive import AdditiveAttention, BahdanauAttention
+from keras_attention.layers.multi_head import MultiHeadAttention
 from keras_attention.layers.multiplicative import (
     LuongAttention,
     MultiplicativeAttention,
@@ -20,6 +21,7 @@ __all__ = [
     "BahdanauAttention",
     "LearnedPositionalEmbedding",
     "LuongAttention",
+    "MultiHeadAttention",
     "MultiplicativeAttention",
     "SinusoidalPositionalEncoding",
     "__version__",

@@ -107,6 +107,16 @@ def _assert_close(actual, expected, atol=1e-5, rtol=1e-5, what="outputs"):
         )
 
 
+def _weights_shape(case, layer):
+    """The attention weights' shape that the layer's output spec announces."""
+    specs = layer.compute_output_spec(
+        *[keras.KerasTensor(s) for s in case.inputs.values()],
+        return_attention_scores=True,
+        **case.call_kwargs,
+    )
+    return tuple(specs[1].shape)
+
+
 # ---------------------------------------------------------------------- checks
 def check_shapes(case, tmp_path):
     layer = case.make_layer()
@@ -120,8 +130,7 @@ def check_shapes(case, tmp_path):
             *data, return_attention_scores=True, **case.call_kwargs
         )
         assert tuple(outputs.shape) == tuple(expected)
-        query_shape, value_shape = list(case.inputs.values())[:2]
-        assert tuple(weights.shape) == tuple(query_shape[:-1]) + (value_shape[1],)
+        assert tuple(weights.shape) == _weights_shape(case, layer)
 
 
 def check_symbolic(case, tmp_path):
@@ -155,8 +164,7 @@ def check_symbolic(case, tmp_path):
         model = _functional_model(case, layer, return_attention_scores=True)
         assert len(model.outputs) == 2
         out, weights = model(case.make_data())
-        query_shape, value_shape = list(case.inputs.values())[:2]
-        assert tuple(weights.shape) == tuple(query_shape[:-1]) + (value_shape[1],)
+        assert tuple(weights.shape) == _weights_shape(case, layer)
 
 
 def check_config(case, tmp_path):

@@ -9,6 +9,7 @@ from keras_attention.core.masking import (
     masked_softmax,
     padding_mask,
 )
+from keras_attention.core.positions import alibi_bias, alibi_slopes, rotate_half
 from keras_attention.core.scores import (
     additive_score,
     dot_score,
@@ -19,6 +20,8 @@ from keras_attention.core.scores import (
 
 __all__ = [
     "additive_score",
+    "alibi_bias",
+    "alibi_slopes",
     "attend",
     "band_mask",
     "causal_mask",
@@ -30,5 +33,6 @@ __all__ = [
     "location_score",
     "masked_softmax",
     "padding_mask",
+    "rotate_half",
     "scaled_dot_score",
 ]

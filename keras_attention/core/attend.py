@@ -11,6 +11,7 @@ through `keras.ops.dot_product_attention`, so each backend's fused kernel is
 used when nothing needs the explicit weights.
 """
 
+import keras
 from keras import ops
 
 from keras_attention.core.masking import causal_mask, masked_softmax
@@ -153,6 +154,16 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.
     """
+    heads, kv_heads = query.shape[2], key.shape[2]
+    if (
+        kv_heads == 1
+        and heads not in (None, 1)
+        and keras.backend.backend() == "tensorflow"
+    ):
+        # Keras 3.15's TensorFlow dot_product_attention repeats key/value heads
+        # only for 1 < kv_heads < heads; its einsum cannot broadcast one head.
+        key = ops.repeat(key, heads, axis=2)
+        value = ops.repeat(value, heads, axis=2)
     if mask is None:
         return ops.dot_product_attention(
             query, key, value, scale=scale, is_causal=is_causal

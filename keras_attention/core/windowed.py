@@ -26,6 +26,7 @@ not depend on the block index.
 tells a caller which of the two to use.
 """
 
+import math
 import numbers
 
 from keras import ops
@@ -37,7 +38,7 @@ from keras_attention.core.masking import (
     masked_softmax,
     padding_mask,
 )
-from keras_attention.core.scores import scaled_dot_score
+from keras_attention.core.scores import dot_score, scaled_dot_score
 from keras_attention.core.validation import check_positive_int
 
 # Smallest default block: tiny windows would otherwise give many tiny matmuls.
@@ -280,7 +281,10 @@ def sliding_window_attention(
         x = _pad_axis(x, 2, 0, pad)
         return ops.reshape(x, (batch, heads, -1, block_size, dim))
 
-    query_blocks = to_blocks(query, depth)  # (B, H, N, b, d)
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    # Scaling the (T, d) queries is cheaper than scaling the (T, C*b) scores.
+    query_blocks = to_blocks(ops.cast(query, "float32") * scale, depth)
     key_blocks = _with_context(to_blocks(key, depth), 2, before, after)
     value_blocks = _with_context(to_blocks(value, value_depth), 2, before, after)
 
@@ -301,7 +305,7 @@ def sliding_window_attention(
         )
         mask = ops.logical_and(mask, query_valid)
 
-    scores = scaled_dot_score(query_blocks, key_blocks, scale)  # (B,H,N,b,Cb)
+    scores = dot_score(query_blocks, key_blocks)  # (B, H, N, b, C*b), float32
     weights = masked_softmax(scores, mask)
     output = ops.matmul(ops.cast(weights, value.dtype), value_blocks)
     output = ops.reshape(output, (batch, heads, -1, value_depth))

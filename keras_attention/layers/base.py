@@ -14,6 +14,7 @@ from keras import ops
 from keras_attention.core.attend import attend
 from keras_attention.core.masking import compute_attention_mask
 from keras_attention.core.validation import check_positive_int, check_rate
+from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 
 def _describe(shape):
@@ -24,7 +25,7 @@ def _compatible(a, b):
     return a is None or b is None or a == b
 
 
-class BaseAttention(keras.layers.Layer):
+class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
     """Base class of the single-head query/value attention layers.
 
     Args:
@@ -51,12 +52,14 @@ class BaseAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self._init_weight_settings(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.dropout = check_rate("dropout", dropout)
         self.query_chunk_size = check_positive_int(
             "query_chunk_size", query_chunk_size, allow_none=True
@@ -65,26 +68,6 @@ class BaseAttention(keras.layers.Layer):
         self._dropout_layer = keras.layers.Dropout(self.dropout, dtype="float32")
 
     # ----------------------------------------------------------- subclass API
-    def add_kernel(self, name, shape):
-        """Add a score matrix or vector with the layer's kernel settings."""
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-
-    def add_bias(self, name, shape):
-        """Add a bias with the layer's bias settings."""
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer,
-            constraint=self.bias_constraint,
-        )
-
     def build_score(self, query_dim, key_dim, value_dim):
         """Create the score weights. `query_dim`/`key_dim` are feature sizes."""
 
@@ -300,18 +283,7 @@ class BaseAttention(keras.layers.Layer):
             {
                 "dropout": self.dropout,
                 "query_chunk_size": self.query_chunk_size,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                **self._weight_settings_config(),
             }
         )
         return config
