@@ -3,8 +3,9 @@
 This module is the one place that lists what users import.
 """
 
-from keras_attention import core
+from keras_attention import core, datasets
 from keras_attention.layers.additive import AdditiveAttention, BahdanauAttention
+from keras_attention.layers.embedding import TokenAndPositionEmbedding
 from keras_attention.layers.multi_head import MultiHeadAttention
 from keras_attention.layers.multiplicative import (
     LuongAttention,
@@ -13,6 +14,10 @@ from keras_attention.layers.multiplicative import (
 from keras_attention.layers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
+)
+from keras_attention.layers.transformer import (
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
 )
 from keras_attention.version import __version__
 
@@ -24,6 +29,10 @@ __all__ = [
     "MultiHeadAttention",
     "MultiplicativeAttention",
     "SinusoidalPositionalEncoding",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoderBlock",
+    "TransformerEncoderBlock",
     "__version__",
     "core",
+    "datasets",
 ]

@@ -1,0 +1,68 @@
+"""Translation corpora and text utilities for the seq2seq tutorials.
+
+Real pairs: `load_anki_pairs` (Tatoeba English-Spanish, downloaded once).
+Offline pairs generated from installed packages (the `datasets` extra,
+`pip install "keras3-attention[datasets]"`): `numbers` and `number_lists`
+(English -> German number words, `num2words`) and `dates` (dates between
+locales, `babel`). Then `make_splits`, `Vocabulary` and `encode_pairs` turn
+pairs into padded int32 arrays for an encoder-decoder model.
+
+This module imports neither `num2words` nor `babel`; they load on first use.
+"""
+
+from keras_attention.datasets.anki import anki_url, load_anki_pairs, read_anki_file
+from keras_attention.datasets.dates import dates, format_date
+from keras_attention.datasets.number_words import (
+    fix_german_number_words,
+    join_german_number_words,
+    number_lists,
+    number_pairs,
+    number_to_words,
+    numbers,
+    sample_numbers,
+    split_german_number_words,
+)
+from keras_attention.datasets.text import (
+    END,
+    PAD,
+    RESERVED_TOKENS,
+    START,
+    UNK,
+    TranslationData,
+    Vocabulary,
+    detokenize_words,
+    encode_pairs,
+    get_tokenizer,
+    make_splits,
+    preprocess_sentence,
+    tokenize_words,
+)
+
+__all__ = [
+    "END",
+    "PAD",
+    "RESERVED_TOKENS",
+    "START",
+    "UNK",
+    "TranslationData",
+    "Vocabulary",
+    "anki_url",
+    "dates",
+    "detokenize_words",
+    "encode_pairs",
+    "fix_german_number_words",
+    "format_date",
+    "get_tokenizer",
+    "join_german_number_words",
+    "load_anki_pairs",
+    "make_splits",
+    "number_lists",
+    "number_pairs",
+    "number_to_words",
+    "numbers",
+    "preprocess_sentence",
+    "read_anki_file",
+    "sample_numbers",
+    "split_german_number_words",
+    "tokenize_words",
+]
