@@ -3,7 +3,7 @@
 This module is the one place that lists what users import.
 """
 
-from keras_attention import core, datasets
+from keras_attention import core, datasets, decoding
 from keras_attention.layers.additive import AdditiveAttention, BahdanauAttention
 from keras_attention.layers.embedding import TokenAndPositionEmbedding
 from keras_attention.layers.multi_head import MultiHeadAttention
@@ -35,4 +35,5 @@ __all__ = [
     "__version__",
     "core",
     "datasets",
+    "decoding",
 ]
