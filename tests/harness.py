@@ -56,6 +56,9 @@ class LayerCase:
             (their last `pad` steps are padding).
         pad: number of padded steps at the end of each masked input.
         id: readable test id suffix.
+        integer_inputs: inputs that are token ids, mapped to the vocabulary
+            size (ids drawn from 1..size-1; 0 is padding, masked by the layer
+            itself rather than by `keras.layers.Masking`).
     """
 
     cls: type
@@ -66,6 +69,7 @@ class LayerCase:
     mask_inputs: tuple = ()
     pad: int = 2
     id: str = ""
+    integer_inputs: dict = dataclasses.field(default_factory=dict)
 
     def __str__(self):
         return f"{self.cls.__name__}-{self.id}" if self.id else self.cls.__name__
@@ -76,8 +80,24 @@ class LayerCase:
     def make_data(self, seed=0):
         rng = np.random.default_rng(seed)
         return [
-            rng.normal(size=shape).astype("float32") for shape in self.inputs.values()
+            rng.integers(1, self.integer_inputs[name], size=shape).astype("int32")
+            if name in self.integer_inputs
+            else rng.normal(size=shape).astype("float32")
+            for name, shape in self.inputs.items()
         ]
+
+    def make_inputs(self, lengths=True):
+        """`keras.Input`s with unknown batch (and unknown lengths if not `lengths`)."""
+        inputs = []
+        for name, shape in self.inputs.items():
+            if name in self.integer_inputs:
+                shape = shape[1:] if lengths else (None,) * (len(shape) - 1)
+                inputs.append(keras.Input(shape=shape, dtype="int32", name=name))
+            else:
+                unknown = (None,) * (len(shape) - 2) + tuple(shape[-1:])
+                shape = shape[1:] if lengths else unknown
+                inputs.append(keras.Input(shape=shape, name=name))
+        return inputs
 
 
 def to_numpy(x):
@@ -89,9 +109,7 @@ def _flatten(outputs):
 
 
 def _functional_model(case, layer, **call_overrides):
-    inputs = [
-        keras.Input(shape=shape[1:], name=name) for name, shape in case.inputs.items()
-    ]
+    inputs = case.make_inputs()
     outputs = layer(*inputs, **{**case.call_kwargs, **call_overrides})
     return keras.Model(inputs, outputs)
 
@@ -144,10 +162,7 @@ def check_symbolic(case, tmp_path):
     _assert_close(model(case.make_data()), eager, what="functional vs eager")
     # Unknown sequence lengths: every axis but batch and features is None.
     layer = case.make_layer()
-    inputs = [
-        keras.Input(shape=(None,) * (len(s) - 2) + (s[-1],), name=n)
-        for n, s in case.inputs.items()
-    ]
+    inputs = case.make_inputs(lengths=False)
     outputs = _flatten(layer(*inputs, **case.call_kwargs))
     assert outputs[0].shape[-1] == expected[-1]
     assert all(d is None for d in outputs[0].shape[:-1])
@@ -191,9 +206,7 @@ def check_saving(case, tmp_path):
 
 
 def _trainable_model(case, layer, jit_compile=False):
-    inputs = [
-        keras.Input(shape=shape[1:], name=name) for name, shape in case.inputs.items()
-    ]
+    inputs = case.make_inputs()
     hidden = layer(*inputs, **case.call_kwargs)
     outputs = keras.layers.Dense(3)(hidden)
     model = keras.Model(inputs, outputs)
@@ -226,9 +239,11 @@ def check_masking(case, tmp_path):
         pytest.skip(f"{case} takes no sequence input that carries a Keras mask")
     names = list(case.inputs)
     layer = case.make_layer()
-    inputs = [keras.Input(shape=case.inputs[n][1:], name=n) for n in names]
+    inputs = case.make_inputs()
     masked = [
-        keras.layers.Masking(0.0)(x) if n in case.mask_inputs else x
+        keras.layers.Masking(0.0)(x)
+        if n in case.mask_inputs and n not in case.integer_inputs
+        else x
         for n, x in zip(names, inputs, strict=True)
     ]
     output = layer(*masked, **case.call_kwargs)
@@ -245,7 +260,7 @@ def check_masking(case, tmp_path):
     for name, x in zip(names, data, strict=True):
         if name in case.mask_inputs:
             p = x.copy()
-            p[:, -case.pad :] = 0.0
+            p[:, -case.pad :] = 0
             padded.append(p)
             truncated.append(x[:, : -case.pad])
         else:

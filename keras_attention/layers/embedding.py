@@ -1,0 +1,142 @@
+"""Token embedding plus positions, in keras-hub's argument order."""
+
+import keras
+from keras import ops
+
+from keras_attention.core.validation import check_choice, check_positive_int
+from keras_attention.layers.positional import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+)
+
+POSITIONS = ("learned", "sinusoidal", None)
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    r"""Token embedding plus a positional encoding.
+
+    $$x_p = \alpha\, E_{\mathrm{token}}[t_p] + PE_p,$$
+
+    with $\alpha = \sqrt{\mathrm{embedding\_dim}}$ when `scale_embeddings=True`
+    (Vaswani et al., 2017) and 1 otherwise, and $PE$ a
+    `LearnedPositionalEmbedding` (`position_encoding="learned"`), a
+    `SinusoidalPositionalEncoding` (`"sinusoidal"`) or nothing (`None`, for
+    models whose attention carries positions: RoPE or ALiBi).
+
+    Args:
+        vocabulary_size: number of token ids.
+        sequence_length: the longest sequence (size of a learned table).
+        embedding_dim: size of the embeddings.
+        position_encoding: `"learned"`, `"sinusoidal"` or `None`.
+        mask_zero: whether token id 0 is padding; the mask then flows to
+            the attention layers downstream.
+        scale_embeddings: multiply token embeddings by
+            `sqrt(embedding_dim)`.
+        embeddings_initializer: initializer of the token table.
+        max_wavelength: wavelength of the sinusoidal encoding.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: int token ids `(batch, length)`.
+        start_index: position of the first token (cached decoding).
+
+    Returns:
+        `(batch, length, embedding_dim)` in the layer's compute dtype.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    embed = keras_attention.TokenAndPositionEmbedding(
+        vocabulary_size=100, sequence_length=16, embedding_dim=8, mask_zero=True
+    )
+    x = embed(np.array([[5, 7, 9, 0]]))
+    assert x.shape == (1, 4, 8)
+    assert embed.compute_mask(np.array([[5, 7, 9, 0]])).tolist() == [
+        [True, True, True, False]
+    ]
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        embedding_dim,
+        position_encoding="learned",
+        mask_zero=False,
+        scale_embeddings=False,
+        embeddings_initializer="uniform",
+        max_wavelength=10000,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.position_encoding = check_choice(
+            "position_encoding", position_encoding, POSITIONS
+        )
+        self.mask_zero = bool(mask_zero)
+        self.scale_embeddings = bool(scale_embeddings)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.max_wavelength = max_wavelength
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size,
+            embedding_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            mask_zero=mask_zero,
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.position_embedding = None
+        if position_encoding == "learned":
+            self.position_embedding = LearnedPositionalEmbedding(
+                sequence_length, mode="add", dtype=self.dtype_policy, name="positions"
+            )
+        elif position_encoding == "sinusoidal":
+            self.position_embedding = SinusoidalPositionalEncoding(
+                max_wavelength, mode="add", dtype=self.dtype_policy, name="positions"
+            )
+        self.supports_masking = mask_zero
+
+    def build(self, inputs_shape):
+        self.token_embedding.build(inputs_shape)
+        if self.position_embedding is not None:
+            self.position_embedding.build(tuple(inputs_shape) + (self.embedding_dim,))
+        self.built = True
+
+    def call(self, inputs, start_index=0):
+        x = self.token_embedding(inputs)
+        if self.scale_embeddings:
+            x = x * ops.cast(ops.sqrt(float(self.embedding_dim)), x.dtype)
+        if self.position_embedding is not None:
+            x = self.position_embedding(x, start_index=start_index)
+        return x
+
+    def compute_mask(self, inputs, mask=None):
+        return self.token_embedding.compute_mask(inputs, mask)
+
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "position_encoding": self.position_encoding,
+                "mask_zero": self.mask_zero,
+                "scale_embeddings": self.scale_embeddings,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "max_wavelength": self.max_wavelength,
+            }
+        )
+        return config

@@ -1,0 +1,418 @@
+"""Transformer encoder and decoder blocks built on `MultiHeadAttention`."""
+
+import keras
+
+from keras_attention.core.validation import (
+    check_positive_float,
+    check_positive_int,
+    check_rate,
+)
+from keras_attention.layers.multi_head import MultiHeadAttention
+
+
+class _BlockBase(keras.layers.Layer):
+    """Arguments, sublayer factories and config shared by both blocks."""
+
+    def __init__(
+        self,
+        intermediate_dim,
+        num_heads,
+        key_dim=None,
+        dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        norm_first=False,
+        num_key_value_heads=None,
+        window=None,
+        position_embedding=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.intermediate_dim = check_positive_int("intermediate_dim", intermediate_dim)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.key_dim = check_positive_int("key_dim", key_dim, allow_none=True)
+        self.dropout = check_rate("dropout", dropout)
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = check_positive_float(
+            "layer_norm_epsilon", layer_norm_epsilon
+        )
+        self.norm_first = bool(norm_first)
+        self.num_key_value_heads = num_key_value_heads
+        self.window = window
+        self.position_embedding = position_embedding
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+        # Validates the attention arguments now rather than at build.
+        MultiHeadAttention(
+            num_heads,
+            key_dim or 2,
+            num_key_value_heads=num_key_value_heads,
+            window=window,
+            position_embedding=position_embedding,
+        )
+
+    def _hidden_dim(self, shape):
+        hidden = shape[-1]
+        if hidden is None:
+            raise ValueError(
+                f"{self.__class__.__name__}: the feature axis of the input must "
+                f"be known; received shape {tuple(shape)}."
+            )
+        if self.key_dim is None and hidden % self.num_heads:
+            raise ValueError(
+                f"{self.__class__.__name__}: the hidden size {hidden} is not "
+                f"divisible by `num_heads`={self.num_heads}; pass `key_dim`."
+            )
+        return hidden
+
+    def _attention(self, name, hidden, self_attention):
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim or hidden // self.num_heads,
+            num_key_value_heads=self.num_key_value_heads,
+            dropout=self.dropout,
+            output_dim=hidden,
+            window=self.window if self_attention else None,
+            position_embedding=self.position_embedding if self_attention else None,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _norm(self, name):
+        return keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+
+    def _dropout(self, name):
+        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+
+    def _build_feedforward(self, shape):
+        hidden = shape[-1]
+        self.ffn_norm = self._norm("ffn_norm")
+        self.ffn_norm.build(shape)
+        self.ffn_intermediate = keras.layers.Dense(
+            self.intermediate_dim,
+            activation=self.activation,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="ffn_intermediate",
+        )
+        self.ffn_intermediate.build(shape)
+        self.ffn_output = keras.layers.Dense(
+            hidden,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="ffn_output",
+        )
+        self.ffn_output.build(tuple(shape[:-1]) + (self.intermediate_dim,))
+        self.ffn_dropout = self._dropout("ffn_dropout")
+
+    def _residual(self, x, norm, dropout, sublayer, training):
+        """`x + f(norm(x))` (pre-norm) or `norm(x + f(x))` (post-norm)."""
+        y = norm(x) if self.norm_first else x
+        y, extra = sublayer(y)
+        y = dropout(y, training=training) + x
+        return (y if self.norm_first else norm(y)), extra
+
+    def _feedforward(self, x, training):
+        def ffn(y):
+            return self.ffn_output(self.ffn_intermediate(y)), None
+
+        return self._residual(x, self.ffn_norm, self.ffn_dropout, ffn, training)[0]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "dropout": self.dropout,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "norm_first": self.norm_first,
+                "num_key_value_heads": self.num_key_value_heads,
+                "window": self.window,
+                "position_embedding": self.position_embedding,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
+_SHARED_ARGS = """
+        intermediate_dim: size of the feed-forward hidden layer.
+        num_heads: number of attention heads.
+        key_dim: size of each head (default: hidden size / `num_heads`).
+        dropout: dropout rate on attention weights and residual branches.
+        activation: activation of the feed-forward hidden layer.
+        layer_norm_epsilon: epsilon of the layer normalisations.
+        norm_first: pre-norm (`True`, as GPT-2) or post-norm (`False`, as
+            Vaswani et al.).
+        num_key_value_heads: grouped-query attention in self-attention.
+        window: sliding-window size of self-attention.
+        position_embedding: `None`, `"rope"` or `"alibi"` in self-attention.
+        kernel_initializer: initializer of all kernels.
+        bias_initializer: initializer of all biases.
+        **kwargs: base layer arguments (`name`, `dtype`, ...)."""
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class TransformerEncoderBlock(_BlockBase):
+    __doc__ = (
+        r"""A Transformer encoder block: self-attention and a feed-forward network.
+
+    Post-norm (Vaswani et al., 2017), or pre-norm with `norm_first=True`:
+
+    $$h = \mathrm{LN}(x + \mathrm{MHA}(x, x)), \quad
+    y = \mathrm{LN}(h + W_2\,\phi(W_1 h)) \qquad \text{(post-norm)}$$
+
+    $$h = x + \mathrm{MHA}(\mathrm{LN}(x)), \quad
+    y = h + W_2\,\phi(W_1\,\mathrm{LN}(h)) \qquad \text{(pre-norm)}$$
+
+    Args:"""
+        + _SHARED_ARGS
+        + """
+
+    Call arguments:
+        inputs: `(batch, length, hidden)`.
+        padding_mask: optional boolean `(batch, length)`, `True` = token.
+            Filled from the inputs' Keras mask (`mask_zero=True` embeddings)
+            when not given.
+        attention_mask: optional boolean `(batch, length, length)`.
+        use_causal_mask: causal self-attention.
+        training: whether dropout is active.
+
+    Returns:
+        `(batch, length, hidden)`, with the input's Keras mask.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    x = np.random.rand(2, 10, 32).astype("float32")
+    block = keras_attention.TransformerEncoderBlock(intermediate_dim=64, num_heads=4)
+    assert block(x).shape == (2, 10, 32)
+    ```
+    """
+    )
+
+    def build(self, inputs_shape):
+        hidden = self._hidden_dim(inputs_shape)
+        self.self_attention = self._attention("self_attention", hidden, True)
+        self.self_attention.build(inputs_shape, inputs_shape)
+        self.self_attention_norm = self._norm("self_attention_norm")
+        self.self_attention_norm.build(inputs_shape)
+        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self._build_feedforward(inputs_shape)
+        self.built = True
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        training=None,
+        mask=None,
+        inputs_mask=None,
+    ):
+        if padding_mask is None:
+            padding_mask = mask if mask is not None else inputs_mask
+
+        def attention(y):
+            out = self.self_attention(
+                y,
+                y,
+                query_mask=padding_mask,
+                value_mask=padding_mask,
+                attention_mask=attention_mask,
+                use_causal_mask=use_causal_mask,
+                training=training,
+            )
+            return out, None
+
+        x, _ = self._residual(
+            inputs,
+            self.self_attention_norm,
+            self.self_attention_dropout,
+            attention,
+            training,
+        )
+        return self._feedforward(x, training)
+
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape)
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class TransformerDecoderBlock(_BlockBase):
+    __doc__ = (
+        r"""A Transformer decoder block; without an encoder sequence, a GPT block.
+
+    Causal self-attention, cross-attention over the encoder sequence (only
+    when the block is built with one), and a feed-forward network, each in a
+    residual branch with post- or pre-norm (`norm_first`):
+
+    $$h_1 = x + \mathrm{MHA}_{\mathrm{causal}}(x, x), \quad
+    h_2 = h_1 + \mathrm{MHA}(h_1, e), \quad
+    y = h_2 + \mathrm{FFN}(h_2)$$
+
+    (normalisations omitted). For incremental decoding pass
+    `self_attention_cache` (`(batch, 2, max_length, kv_heads, key_dim)`,
+    zeros to start) and `self_attention_cache_update_index`; the block then
+    returns `(outputs, updated_cache)`.
+
+    Args:"""
+        + _SHARED_ARGS
+        + """
+
+    Call arguments:
+        decoder_sequence: `(batch, length, hidden)`.
+        encoder_sequence: optional `(batch, source_length, encoder_hidden)`;
+            required if the block was built with one.
+        decoder_padding_mask: optional boolean `(batch, length)`; filled from
+            the decoder sequence's Keras mask when not given.
+        encoder_padding_mask: optional boolean `(batch, source_length)`;
+            filled from the encoder sequence's Keras mask when not given.
+        use_causal_mask: causal self-attention (default `True`).
+        self_attention_cache: optional KV cache of the self-attention.
+        self_attention_cache_update_index: position of the first new step.
+        training: whether dropout is active.
+
+    Returns:
+        `(batch, length, hidden)`, and the updated cache when a cache is
+        given.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    target = np.random.rand(2, 6, 32).astype("float32")
+    source = np.random.rand(2, 9, 16).astype("float32")
+    block = keras_attention.TransformerDecoderBlock(intermediate_dim=64, num_heads=4)
+    assert block(target, source).shape == (2, 6, 32)
+    gpt_block = keras_attention.TransformerDecoderBlock(64, 4)
+    assert gpt_block(target).shape == (2, 6, 32)
+    ```
+    """
+    )
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        shape = decoder_sequence_shape
+        hidden = self._hidden_dim(shape)
+        self.self_attention = self._attention("self_attention", hidden, True)
+        self.self_attention.build(shape, shape)
+        self.self_attention_norm = self._norm("self_attention_norm")
+        self.self_attention_norm.build(shape)
+        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self.cross_attention = None
+        if encoder_sequence_shape is not None:
+            self.cross_attention = self._attention("cross_attention", hidden, False)
+            self.cross_attention.build(shape, encoder_sequence_shape)
+            self.cross_attention_norm = self._norm("cross_attention_norm")
+            self.cross_attention_norm.build(shape)
+            self.cross_attention_dropout = self._dropout("cross_attention_dropout")
+        self._build_feedforward(shape)
+        self.built = True
+
+    def call(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        *,
+        decoder_padding_mask=None,
+        encoder_padding_mask=None,
+        use_causal_mask=True,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        training=None,
+        decoder_sequence_mask=None,
+        encoder_sequence_mask=None,
+    ):
+        has_encoder = encoder_sequence is not None
+        if has_encoder != (self.cross_attention is not None):
+            raise ValueError(
+                "TransformerDecoderBlock: `encoder_sequence` must be given if "
+                "and only if the block was built with one (it has "
+                f"{'a' if self.cross_attention is not None else 'no'} "
+                "cross-attention)."
+            )
+        if decoder_padding_mask is None:
+            decoder_padding_mask = decoder_sequence_mask
+        if encoder_padding_mask is None:
+            encoder_padding_mask = encoder_sequence_mask
+        cached = self_attention_cache is not None
+
+        def self_attention(y):
+            kwargs = {}
+            if cached:
+                kwargs = {
+                    "cache": self_attention_cache,
+                    "cache_update_index": self_attention_cache_update_index,
+                }
+            else:
+                kwargs = {
+                    "query_mask": decoder_padding_mask,
+                    "value_mask": decoder_padding_mask,
+                }
+            result = self.self_attention(
+                y, y, use_causal_mask=use_causal_mask, training=training, **kwargs
+            )
+            return result if cached else (result, None)
+
+        x, cache = self._residual(
+            decoder_sequence,
+            self.self_attention_norm,
+            self.self_attention_dropout,
+            self_attention,
+            training,
+        )
+        if has_encoder:
+
+            def cross_attention(y):
+                out = self.cross_attention(
+                    y,
+                    encoder_sequence,
+                    query_mask=None if cached else decoder_padding_mask,
+                    value_mask=encoder_padding_mask,
+                    training=training,
+                )
+                return out, None
+
+            x, _ = self._residual(
+                x,
+                self.cross_attention_norm,
+                self.cross_attention_dropout,
+                cross_attention,
+                training,
+            )
+        x = self._feedforward(x, training)
+        return (x, cache) if cached else x
+
+    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        return tuple(decoder_sequence_shape)
+
+    def compute_output_spec(self, decoder_sequence, encoder_sequence=None, **kwargs):
+        output = keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype)
+        cache = kwargs.get("self_attention_cache")
+        if cache is None:
+            return output
+        return output, keras.KerasTensor(cache.shape, dtype=cache.dtype)
