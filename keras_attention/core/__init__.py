@@ -17,6 +17,11 @@ from keras_attention.core.scores import (
     location_score,
     scaled_dot_score,
 )
+from keras_attention.core.windowed import (
+    blocked_window_is_cheaper,
+    reference_sliding_window_attention,
+    sliding_window_attention,
+)
 
 __all__ = [
     "additive_score",
@@ -24,6 +29,7 @@ __all__ = [
     "alibi_slopes",
     "attend",
     "band_mask",
+    "blocked_window_is_cheaper",
     "causal_mask",
     "combine_masks",
     "compute_attention_mask",
@@ -33,6 +39,8 @@ __all__ = [
     "location_score",
     "masked_softmax",
     "padding_mask",
+    "reference_sliding_window_attention",
     "rotate_half",
     "scaled_dot_score",
+    "sliding_window_attention",
 ]

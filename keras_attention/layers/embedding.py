@@ -47,6 +47,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Example:
 
     ```python
+    import keras
     import numpy as np
     import keras_attention
 
@@ -55,9 +56,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     )
     x = embed(np.array([[5, 7, 9, 0]]))
     assert x.shape == (1, 4, 8)
-    assert embed.compute_mask(np.array([[5, 7, 9, 0]])).tolist() == [
-        [True, True, True, False]
-    ]
+    mask = embed.compute_mask(np.array([[5, 7, 9, 0]]))
+    assert keras.ops.convert_to_numpy(mask).tolist() == [[True, True, True, False]]
     ```
     """
 

@@ -134,114 +134,107 @@ def _close(actual, expected, atol=ATOL):
 # (length, window, block_size): lengths not divisible by the block, blocks
 # smaller and larger than the window, windows of 1 and >= T.
 CASES = [
-    (16, 4, None),
-    (13, 4, 4),
-    (13, 3, 5),
-    (29, 5, 2),
-    (40, 7, 16),
-    (37, 1, None),
-    (9, 9, None),
-    (9, 50, 4),
+    (13, 4, 4),  # block = window
+    (13, 3, 5),  # block > window
+    (29, 5, 2),  # block < window: two previous (and next) blocks
+    (37, 1, None),  # window 1, default block 32, T % block != 0
+    (9, 9, None),  # window = T: one block
+    (9, 50, 4),  # window > T with several blocks
     (24, 6, 7),
 ]
 
 
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
+MODES = (True, False)  # causal, symmetric
+
+
+def _both_modes(window, block_size, **masks):
+    """`fn(q, k, v)`: blocked and reference outputs, causal then symmetric."""
+
+    def fn(q, k, v):
+        outputs = []
+        for causal in MODES:
+            outputs.append(
+                sliding_window_attention(
+                    q, k, v, window, causal=causal, block_size=block_size, **masks
+                )
+            )
+            outputs.append(
+                reference_sliding_window_attention(q, k, v, window, causal, **masks)
+            )
+        return outputs
+
+    return fn
+
+
 @pytest.mark.parametrize("length,window,block_size", CASES)
-def test_matches_reference_and_numpy(length, window, block_size, causal):
+def test_matches_reference_and_numpy(length, window, block_size):
     query, key, value = _inputs(length=length)
-
-    def both(q, k, v):
-        return (
-            sliding_window_attention(
-                q, k, v, window, causal=causal, block_size=block_size
-            ),
-            reference_sliding_window_attention(q, k, v, window, causal=causal),
-        )
-
-    output, reference = _run(both, query, key, value)
-    expected = _numpy_window_attention(query, key, value, window, causal)
-    _close(reference, expected)
-    _close(output, expected)
+    outputs = _run(_both_modes(window, block_size), query, key, value)
+    for i, causal in enumerate(MODES):
+        expected = _numpy_window_attention(query, key, value, window, causal)
+        _close(outputs[2 * i], expected)  # blocked
+        _close(outputs[2 * i + 1], expected)  # reference
 
 
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
 @pytest.mark.parametrize("length,window,block_size", [(13, 3, 5), (20, 4, None)])
-def test_padding_masks(length, window, block_size, causal):
+def test_padding_masks(length, window, block_size):
     query, key, value = _inputs(batch=3, length=length)
     query_mask, key_mask = _masks(3, length)
-    masks = {"query_mask": query_mask, "key_mask": key_mask}
-
-    def both(q, k, v):
-        return (
-            sliding_window_attention(
-                q, k, v, window, causal=causal, block_size=block_size, **masks
-            ),
-            reference_sliding_window_attention(q, k, v, window, causal, **masks),
+    fn = _both_modes(window, block_size, query_mask=query_mask, key_mask=key_mask)
+    outputs = _run(fn, query, key, value)
+    for i, causal in enumerate(MODES):
+        expected = _numpy_window_attention(
+            query, key, value, window, causal, query_mask, key_mask
         )
-
-    output, reference = _run(both, query, key, value)
-    expected = _numpy_window_attention(
-        query, key, value, window, causal, query_mask, key_mask
-    )
-    _close(output, expected)
-    _close(reference, expected)
-    output = np.moveaxis(ops.convert_to_numpy(output), 1, 2)  # (B, T, H, dv)
-    # Every key of the last sequence is masked: zeros, not NaN or uniform.
-    np.testing.assert_array_equal(output[-1], 0.0)
-    # Masked queries get zeros too.
-    np.testing.assert_array_equal(output[:-1][~query_mask[:-1]], 0.0)
+        _close(outputs[2 * i], expected)
+        _close(outputs[2 * i + 1], expected)
+        output = np.moveaxis(ops.convert_to_numpy(outputs[2 * i]), 1, 2)
+        # Every key of the last sequence is masked: zeros, not NaN or uniform.
+        np.testing.assert_array_equal(output[-1], 0.0)
+        # Masked queries get zeros too.
+        np.testing.assert_array_equal(output[:-1][~query_mask[:-1]], 0.0)
 
 
 def test_key_mask_only_and_query_mask_only():
     """Also the one eager check on JAX (every other JAX test runs under jit)."""
     query, key, value = _inputs(batch=3, length=11)
     query_mask, key_mask = _masks(3, 11)
-    for kwargs in ({"key_mask": key_mask}, {"query_mask": query_mask}):
-        output = sliding_window_attention(query, key, value, 3, block_size=4, **kwargs)
-        expected = _numpy_window_attention(
-            query,
-            key,
-            value,
-            3,
-            True,
-            kwargs.get("query_mask"),
-            kwargs.get("key_mask"),
-        )
-        _close(output, expected)
+    output = sliding_window_attention(query, key, value, 3, key_mask=key_mask)
+    expected = _numpy_window_attention(query, key, value, 3, True, None, key_mask)
+    _close(output, expected)
+
+    def fn(q, k, v):
+        return sliding_window_attention(q, k, v, 3, query_mask=query_mask)
+
+    output = _run(fn, query, key, value)
+    expected = _numpy_window_attention(query, key, value, 3, True, query_mask, None)
+    _close(output, expected)
 
 
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
 @pytest.mark.parametrize("length,window,block_size", [(13, 3, 5), (12, 4, None)])
-def test_gradients_match_reference(length, window, block_size, causal):
+def test_gradients_match_reference(length, window, block_size):
     query, key, value = _inputs(batch=2, length=length)
     query_mask, key_mask = _masks(2, length)
-    cotangent = np.random.default_rng(3).standard_normal((2, 2, length, 6))
-    cotangent = cotangent.astype("float32")
+    fn = _both_modes(window, block_size, query_mask=query_mask, key_mask=key_mask)
 
-    def blocked(q, k, v):
-        return sliding_window_attention(
-            q,
-            k,
-            v,
-            window,
-            causal=causal,
-            query_mask=query_mask,
-            key_mask=key_mask,
-            block_size=block_size,
-        )
+    def separate(*xs):
+        # Each output gets its own copy of the inputs, so its own gradients.
+        outputs = [fn(*xs[3 * i : 3 * i + 3])[i] for i in range(4)]
+        return ops.stack(outputs)
 
-    def reference(q, k, v):
-        return reference_sliding_window_attention(
-            q, k, v, window, causal=causal, query_mask=query_mask, key_mask=key_mask
-        )
-
-    out, grads = _value_and_grads(blocked, [query, key, value], cotangent)
-    ref_out, ref_grads = _value_and_grads(reference, [query, key, value], cotangent)
-    _close(out, ref_out)
-    for grad, ref_grad in zip(grads, ref_grads, strict=True):
-        _close(grad, ref_grad)
-        assert np.abs(ref_grad).max() > 0
+    # Blocked and reference outputs of a mode get the same cotangent.
+    cotangent = np.random.default_rng(3).standard_normal((2, 1, 2, 2, length, 6))
+    cotangent = np.repeat(cotangent, 2, axis=1).reshape(4, 2, 2, length, 6)
+    out, grads = _value_and_grads(
+        separate, [query, key, value] * 4, cotangent.astype("float32")
+    )
+    for i in range(2):  # causal, symmetric
+        blocked, reference = 2 * i, 2 * i + 1
+        _close(out[blocked], out[reference])
+        for j in range(3):  # query, key, value
+            grad, ref_grad = grads[3 * blocked + j], grads[3 * reference + j]
+            _close(grad, ref_grad)
+            assert np.abs(ref_grad).max() > 0
 
 
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
@@ -338,8 +331,12 @@ def test_no_quadratic_intermediate():
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_low_precision_output_dtype(dtype):
     query, key, value = _inputs(length=10)
-    cast = [ops.cast(x, dtype) for x in (query, key, value)]
-    output = sliding_window_attention(*cast, 3, block_size=4)
+
+    def fn(q, k, v):
+        cast = [ops.cast(x, dtype) for x in (q, k, v)]
+        return sliding_window_attention(*cast, 3, block_size=4)
+
+    output = _run(fn, query, key, value)
     assert ops.dtype(output) == dtype
     expected = _numpy_window_attention(query, key, value, 3, True)
     output = ops.convert_to_numpy(ops.cast(output, "float32"))
