@@ -42,6 +42,7 @@ test: install
 
 benchmark: install
 	$(PY) benchmarks/additive_chunking.py
+	$(PY) benchmarks/sliding_window.py --backend all
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site
