@@ -45,34 +45,6 @@ CASES = [
         mask_inputs=("decoder_sequence",),
         id="gpt",
     ),
-    LayerCase(
-        TokenAndPositionEmbedding,
-        {
-            "vocabulary_size": 11,
-            "sequence_length": 8,
-            "embedding_dim": 6,
-            "mask_zero": True,
-        },
-        {"inputs": (2, 5)},
-        integer_inputs={"inputs": 11},
-        mask_inputs=("inputs",),
-        id="learned",
-    ),
-    LayerCase(
-        TokenAndPositionEmbedding,
-        {
-            "vocabulary_size": 11,
-            "sequence_length": 8,
-            "embedding_dim": 6,
-            "position_encoding": "sinusoidal",
-            "scale_embeddings": True,
-            "mask_zero": True,
-        },
-        {"inputs": (2, 5)},
-        integer_inputs={"inputs": 11},
-        mask_inputs=("inputs",),
-        id="sinusoidal",
-    ),
 ]
 
 
@@ -167,8 +139,6 @@ def test_decoder_requires_matching_encoder():
             lambda: TransformerDecoderBlock(8, 2, position_embedding="x"),
             "position_embedding",
         ),
-        (lambda: TokenAndPositionEmbedding(0, 4, 4), "vocabulary_size"),
-        (lambda: TokenAndPositionEmbedding(4, 4, 4, "rope"), "position_encoding"),
     ],
 )
 def test_arguments_are_validated(make, argument):

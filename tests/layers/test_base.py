@@ -1,4 +1,4 @@
-"""Properties every query/value attention layer must have, checked on all of them."""
+"""The BaseAttention contract: properties every query/value attention layer has."""
 
 import numpy as np
 import pytest
