@@ -646,14 +646,20 @@ def _check_compiled(compile_fn, same_random_stream=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit")
+@pytest.mark.skipif(
+    BACKEND != "jax",
+    reason="checks jax.jit compilation, which exists only on the JAX backend",
+)
 def test_jax_jit_equals_eager():
     import jax
 
     _check_compiled(jax.jit)
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function")
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="checks tf.function tracing, which exists only on the TensorFlow backend",
+)
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_tf_function_equals_eager(jit_compile):
     import tensorflow as tf
@@ -664,7 +670,10 @@ def test_tf_function_equals_eager(jit_compile):
     )
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function")
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="checks tf.function tracing, which exists only on the TensorFlow backend",
+)
 def test_tf_function_with_unknown_batch_size():
     import tensorflow as tf
 

@@ -121,7 +121,10 @@ def _jit(fn):
         import tensorflow as tf
 
         return tf.function(fn, jit_compile=True)
-    pytest.skip(f"no static-shape jit for backend {BACKEND} in this test")
+    pytest.skip(
+        f"{BACKEND} backend: Keras has no static-shape graph compiler there "
+        "(jax.jit and tf.function(jit_compile=True) are checked on JAX and TF)"
+    )
 
 
 def _close(actual, expected, atol=ATOL):
@@ -280,7 +283,10 @@ def test_gradients_under_jit():
 
         grads = grad_fn(tf.constant(query), tf.constant(key), tf.constant(value))
     else:
-        pytest.skip(f"no static-shape jit for backend {BACKEND} in this test")
+        pytest.skip(
+            f"{BACKEND} backend: Keras has no static-shape graph compiler there "
+            "(jax.jit and tf.function(jit_compile=True) are checked on JAX and TF)"
+        )
 
     def reference(q, k, v):
         return reference_sliding_window_attention(q, k, v, 5)
@@ -292,7 +298,10 @@ def test_gradients_under_jit():
 
 def test_unknown_length_in_tf_graph():
     if BACKEND != "tensorflow":
-        pytest.skip("only TensorFlow traces with an unknown length")
+        pytest.skip(
+            "only TensorFlow graphs have a length unknown at trace time; JAX "
+            "and torch always see concrete shapes"
+        )
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, 2, None, 8), "float32")
@@ -311,7 +320,7 @@ def test_unknown_length_in_tf_graph():
 def test_no_quadratic_intermediate():
     """The blocked path never builds a (T, T) array (checked on the jaxpr)."""
     if BACKEND != "jax":
-        pytest.skip("inspects a jaxpr")
+        pytest.skip("inspects a jaxpr, which only the JAX backend produces")
     import jax
 
     length, window = 1024, 16
