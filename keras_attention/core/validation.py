@@ -42,3 +42,8 @@ def check_positive_float(name, value):
             f"`{name}` must be a positive number; received {name}={value!r}."
         )
     return float(value)
+
+
+def describe_shape(shape):
+    """`(2, None, 8)`-style text of a shape, for error messages."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"

@@ -13,12 +13,12 @@ from keras import ops
 
 from keras_attention.core.attend import attend
 from keras_attention.core.masking import compute_attention_mask
-from keras_attention.core.validation import check_positive_int, check_rate
+from keras_attention.core.validation import (
+    check_positive_int,
+    check_rate,
+    describe_shape,
+)
 from keras_attention.layers.weight_settings import WeightSettingsMixin
-
-
-def _describe(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
 def _compatible(a, b):
@@ -99,25 +99,25 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             raise ValueError(
                 f"{name}: `query` must have shape (batch, Tq, dim), or "
                 f"(batch, dim) for a single decoder step; received shape "
-                f"{_describe(query_shape)}."
+                f"{describe_shape(query_shape)}."
             )
         if len(value_shape) != 3:
             raise ValueError(
                 f"{name}: `value` must have shape (batch, Tv, dim); received "
-                f"shape {_describe(value_shape)}."
+                f"shape {describe_shape(value_shape)}."
             )
         if key_shape is not None:
             key_shape = tuple(key_shape)
             if len(key_shape) != 3:
                 raise ValueError(
                     f"{name}: `key` must have shape (batch, Tv, dim); received "
-                    f"shape {_describe(key_shape)}."
+                    f"shape {describe_shape(key_shape)}."
                 )
             if not _compatible(key_shape[1], value_shape[1]):
                 raise ValueError(
                     f"{name}: `key` and `value` must have the same length "
-                    f"(axis 1); received key shape {_describe(key_shape)} and "
-                    f"value shape {_describe(value_shape)}."
+                    f"(axis 1); received key shape {describe_shape(key_shape)} and "
+                    f"value shape {describe_shape(value_shape)}."
                 )
         else:
             key_shape = value_shape
@@ -142,7 +142,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         ):
             raise ValueError(
                 f"{self.__class__.__name__}: `{arg}` must have shape "
-                f"{_describe(expected)}; received shape {_describe(shape)}."
+                f"{describe_shape(expected)}; received shape {describe_shape(shape)}."
             )
 
     def _check_attention_mask(self, attention_mask, query_length, key_length):
@@ -158,7 +158,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
                 f"{self.__class__.__name__}: `attention_mask` must have shape "
                 f"(Tq, Tk), (batch, Tq, Tk) or (batch, heads, Tq, Tk) with "
                 f"Tq={query_length} and Tk={key_length}; received shape "
-                f"{_describe(shape)}."
+                f"{describe_shape(shape)}."
             )
 
     # ------------------------------------------------------------------ Keras

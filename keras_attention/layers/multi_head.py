@@ -18,15 +18,12 @@ from keras_attention.core.validation import (
     check_positive_float,
     check_positive_int,
     check_rate,
+    describe_shape,
 )
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 SCORES = ("scaled_dot", "additive", "general")
 POSITIONS = (None, "rope", "alibi")
-
-
-def _describe(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -238,12 +235,12 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             if len(shape) != 3:
                 raise ValueError(
                     f"{name}: `{arg}` must have shape (batch, T, dim); received "
-                    f"shape {_describe(shape)}."
+                    f"shape {describe_shape(shape)}."
                 )
             if shape[-1] is None:
                 raise ValueError(
                     f"{name}: the last axis of `{arg}` must be known; received "
-                    f"shape {_describe(shape)}."
+                    f"shape {describe_shape(shape)}."
                 )
         if (
             None not in (key_shape[1], value_shape[1])
@@ -251,15 +248,15 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         ):
             raise ValueError(
                 f"{name}: `key` and `value` must have the same length (axis 1); "
-                f"received key shape {_describe(key_shape)} and value shape "
-                f"{_describe(value_shape)}."
+                f"received key shape {describe_shape(key_shape)} and value shape "
+                f"{describe_shape(value_shape)}."
             )
         batches = {s[0] for s in (query_shape, value_shape, key_shape)} - {None}
         if len(batches) > 1:
             raise ValueError(
                 f"{name}: `query`, `value` and `key` must have the same batch "
-                f"size; received shapes {_describe(query_shape)}, "
-                f"{_describe(value_shape)} and {_describe(key_shape)}."
+                f"size; received shapes {describe_shape(query_shape)}, "
+                f"{describe_shape(value_shape)} and {describe_shape(key_shape)}."
             )
         return query_shape, value_shape, key_shape
 
@@ -277,7 +274,7 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             raise ValueError(
                 f"{self.__class__.__name__}: `cache` must have shape (batch, 2, "
                 f"max_length, {self._kv_heads}, {self.key_dim}); received shape "
-                f"{_describe(shape)}."
+                f"{describe_shape(shape)}."
             )
         if self._value_dim != self.key_dim:
             raise ValueError(
