@@ -24,8 +24,8 @@ def _slice_queries(x, start, stop):
     return x[..., start:stop, :]
 
 
-def _attend_dense(query, key, value, score_fn, mask, dropout_fn):
-    scores = score_fn(query, key)
+def _attend_dense(query, key, value, score_fn, mask, dropout_fn, score_args=()):
+    scores = score_fn(query, key, *score_args)
     weights = masked_softmax(scores, mask)
     if dropout_fn is not None:
         weights = dropout_fn(weights)
@@ -33,23 +33,72 @@ def _attend_dense(query, key, value, score_fn, mask, dropout_fn):
     return output, weights
 
 
-def _attend_chunked_dynamic(query, key, value, score_fn, mask, dropout_fn, size):
-    """Chunked attention when the query length is only known at run time.
+def _in_tf_graph():
+    """Whether TensorFlow is tracing a graph (`tf.function`, with or without XLA)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf  # a dispatch check only: no math is done with it
 
-    The query (and the mask) are padded by one chunk so that every
-    fixed-size slice is in range; `ops.map` runs the chunks one after the
-    other, so only one chunk's intermediates are alive at a time.
+    return not tf.executing_eagerly()
+
+
+def _chunk_function(score_fn, dropout_fn, has_mask):
+    """The output of one query chunk, rematerialised in the backward pass.
+
+    Without rematerialisation the backward pass keeps every chunk's score
+    intermediates alive until their gradients are computed, which is all of
+    them: chunking would bound the forward pass only. With `keras.remat` each
+    chunk keeps just its inputs and recomputes its scores when its gradient is
+    needed. Dropout on the weights draws new random numbers when recomputed,
+    so chunks with dropout are not rematerialised.
+    """
+
+    def run(query, key, value, *rest):
+        mask, score_args = (rest[0], rest[1:]) if has_mask else (None, rest)
+        if mask is not None:
+            mask = ops.greater(mask, 0.5)
+        output, _ = _attend_dense(
+            query, key, value, score_fn, mask, dropout_fn, score_args
+        )
+        return output
+
+    if dropout_fn is None:
+        run = keras.remat(run)
+
+    def run_chunk(query, key, value, *rest):
+        if has_mask:
+            # The mask travels as float32: TensorFlow's recompute_grad asks
+            # for a gradient of every argument, and bool has none.
+            rest = (ops.cast(rest[0], "float32"),) + tuple(rest[1:])
+        return run(query, key, value, *rest)
+
+    return run_chunk
+
+
+def _attend_chunked_sequential(
+    query, key, value, score_fn, mask, dropout_fn, size, score_args
+):
+    """Chunked attention whose chunks run one after the other in a loop.
+
+    Used when the query length is only known at run time, and when
+    TensorFlow traces a graph: there (and under XLA) a Python loop of
+    independent chunks may run them all at once, so only an explicit loop
+    (`ops.map`) bounds memory. The query (and the mask) are padded by one
+    chunk so that every fixed-size slice is in range.
     """
     rank = len(query.shape)
     query_length = ops.shape(query)[-2]
     pad = [[0, 0]] * (rank - 2) + [[0, size], [0, 0]]
     padded_query = ops.pad(query, pad)
+    has_mask = mask is not None
+    chunked_mask = has_mask and mask.shape[-2] != 1
     padded_mask = mask
-    if mask is not None and mask.shape[-2] != 1:
+    if chunked_mask:
         mask_pad = [[0, 0]] * (len(mask.shape) - 2) + [[0, size], [0, 0]]
         padded_mask = ops.pad(ops.cast(mask, "bool"), mask_pad, constant_values=False)
     num_chunks = (query_length + size - 1) // size
     starts = ops.arange(num_chunks, dtype="int32") * size
+    chunk_fn = _chunk_function(score_fn, dropout_fn, has_mask)
 
     def _chunk(x, start):
         begin = [0] * (len(x.shape) - 2) + [start, 0]
@@ -57,19 +106,31 @@ def _attend_chunked_dynamic(query, key, value, score_fn, mask, dropout_fn, size)
         return ops.slice(x, begin, shape)
 
     def run(start):
-        chunk_mask = padded_mask
-        if padded_mask is not None and padded_mask.shape[-2] != 1:
-            chunk_mask = _chunk(padded_mask, start)
-        out, _ = _attend_dense(
-            _chunk(padded_query, start), key, value, score_fn, chunk_mask, dropout_fn
-        )
-        return out
+        masks = []
+        if has_mask:
+            masks = [_chunk(padded_mask, start) if chunked_mask else padded_mask]
+        return chunk_fn(_chunk(padded_query, start), key, value, *masks, *score_args)
 
     outputs = ops.map(run, starts)  # (chunks, ..., size, dv)
     outputs = ops.moveaxis(outputs, 0, -3)  # (..., chunks, size, dv)
     lead = list(ops.shape(outputs)[:-3])
     outputs = ops.reshape(outputs, lead + [num_chunks * size, ops.shape(outputs)[-1]])
     return outputs[..., :query_length, :]
+
+
+def _attend_chunked_static(
+    query, key, value, score_fn, mask, dropout_fn, size, score_args
+):
+    """Chunked attention as a Python loop over a known query length."""
+    chunk_fn = _chunk_function(score_fn, dropout_fn, mask is not None)
+    outputs = []
+    for start in range(0, query.shape[-2], size):
+        stop = start + size
+        masks = [] if mask is None else [_slice_queries(mask, start, stop)]
+        outputs.append(
+            chunk_fn(query[..., start:stop, :], key, value, *masks, *score_args)
+        )
+    return ops.concatenate(outputs, axis=-2)
 
 
 def attend(
@@ -81,6 +142,7 @@ def attend(
     dropout_fn=None,
     query_chunk_size=None,
     return_weights=False,
+    score_args=(),
 ):
     """Attention with an explicit weights matrix.
 
@@ -88,52 +150,69 @@ def attend(
         query: `(..., Tq, dq)`.
         key: `(..., Tk, dk)`.
         value: `(..., Tk, dv)`.
-        score_fn: `score_fn(query, key) -> (..., Tq, Tk)` float32 scores
-            (see `keras_attention.core.scores`).
+        score_fn: `score_fn(query, key, *score_args) -> (..., Tq, Tk)` float32
+            scores (see `keras_attention.core.scores`).
         mask: boolean, broadcastable to `(..., Tq, Tk)`, `True` = attend.
         dropout_fn: optional function applied to the weights (training
             dropout).
         query_chunk_size: if set, queries are processed in chunks of this
             many, so that the score intermediates of only one chunk exist at a
-            time (the softmax runs over keys, so chunks are independent).
-        return_weights: also return the attention weights.
+            time (the softmax runs over keys, so chunks are independent). This
+            bounds the backward pass too: each chunk is rematerialised
+            (`keras.remat`), recomputing its scores when its gradient is
+            needed, unless `dropout_fn` is set. Chunks run in a Python loop,
+            or in an `ops.map` loop when the query length is unknown or
+            TensorFlow traces a graph (where independent chunks could
+            otherwise run at the same time).
+        return_weights: also return the attention weights. Chunks then
+            run in a Python loop without rematerialisation (or not at all
+            when the query length is unknown).
+        score_args: extra tensors passed to `score_fn` (for example weights
+            read from variables: passing them explicitly lets the
+            rematerialised chunks differentiate with respect to them).
 
     Returns:
         `output` of shape `(..., Tq, dv)` in `value`'s dtype, and the float32
         weights `(..., Tq, Tk)` if `return_weights`.
     """
     query_length = query.shape[-2]
-    if not query_chunk_size or (
-        query_length is not None and query_length <= query_chunk_size
+    if (
+        not query_chunk_size
+        or (query_length is not None and query_length <= query_chunk_size)
+        or (return_weights and query_length is None)
     ):
-        output, weights = _attend_dense(query, key, value, score_fn, mask, dropout_fn)
-        return (output, weights) if return_weights else output
-    if query_length is None and not return_weights:
-        return _attend_chunked_dynamic(
-            query, key, value, score_fn, mask, dropout_fn, query_chunk_size
-        )
-    if query_length is None:
-        # The weights are (..., Tq, Tk) anyway: chunking would save nothing.
-        output, weights = _attend_dense(query, key, value, score_fn, mask, dropout_fn)
-        return output, weights
-    outputs, all_weights = [], []
-    for start in range(0, query_length, query_chunk_size):
-        stop = min(start + query_chunk_size, query_length)
         output, weights = _attend_dense(
-            query[..., start:stop, :],
-            key,
-            value,
-            score_fn,
-            _slice_queries(mask, start, stop),
-            dropout_fn,
+            query, key, value, score_fn, mask, dropout_fn, score_args
         )
-        outputs.append(output)
-        if return_weights:
-            all_weights.append(weights)
-    output = ops.concatenate(outputs, axis=-2)
+        return (output, weights) if return_weights else output
     if return_weights:
-        return output, ops.concatenate(all_weights, axis=-2)
-    return output
+        # The (..., Tq, Tk) weights are returned anyway; chunking still
+        # bounds the larger score intermediates (additive: `units` times more).
+        outputs, all_weights = [], []
+        for start in range(0, query_length, query_chunk_size):
+            stop = start + query_chunk_size
+            output, weights = _attend_dense(
+                query[..., start:stop, :],
+                key,
+                value,
+                score_fn,
+                _slice_queries(mask, start, stop),
+                dropout_fn,
+                score_args,
+            )
+            outputs.append(output)
+            all_weights.append(weights)
+        return (
+            ops.concatenate(outputs, axis=-2),
+            ops.concatenate(all_weights, axis=-2),
+        )
+    if query_length is None or _in_tf_graph():
+        chunked = _attend_chunked_sequential
+    else:
+        chunked = _attend_chunked_static
+    return chunked(
+        query, key, value, score_fn, mask, dropout_fn, query_chunk_size, score_args
+    )
 
 
 def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):

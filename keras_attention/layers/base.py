@@ -228,15 +228,19 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
                 def dropout_fn(weights):
                     return self._dropout_layer(weights, training=training)
 
+            score_fn, score_args = self.score, ()
+            if self.query_chunk_size:
+                score_fn, score_args = self._score_with_explicit_weights()
             result = attend(
                 projected_query,
                 projected_key,
                 value,
-                self.score,
+                score_fn,
                 mask=mask,
                 dropout_fn=dropout_fn,
                 query_chunk_size=self.query_chunk_size,
                 return_weights=return_attention_scores,
+                score_args=score_args,
             )
             output, weights = result if return_attention_scores else (result, None)
         output = ops.cast(output, self.compute_dtype)
@@ -248,6 +252,26 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         if single_step:
             weights = ops.squeeze(weights, 1)
         return output, weights
+
+    def _score_with_explicit_weights(self):
+        """`self.score` as a function of the layer's weight values.
+
+        Query chunks are rematerialised (`keras.remat`), and TensorFlow's
+        `tf.recompute_grad` does not differentiate correctly with respect to
+        variables read inside the recomputed function. So the weights are
+        read here, once, and passed in as tensors; inside, a
+        `keras.StatelessScope` makes `self.score` see those tensors as the
+        variables' values.
+        """
+        variables = list(self.weights)
+        values = tuple(variable.value for variable in variables)
+
+        def score_fn(query, key, *weight_values):
+            mapping = list(zip(variables, weight_values, strict=True))
+            with keras.StatelessScope(mapping, initialize_variables=False):
+                return self.score(query, key)
+
+        return score_fn, values
 
     def compute_mask(self, inputs, previous_mask=None):
         # The output is aligned with the query: it keeps the query's mask.

@@ -3,7 +3,7 @@ import pytest
 from keras import ops
 
 from keras_attention.core import attend, fused_attention, masked_softmax
-from keras_attention.core.attend import _attend_chunked_dynamic
+from keras_attention.core.attend import _attend_chunked_sequential
 from keras_attention.core.scores import dot_score, scaled_dot_score
 
 RNG = np.random.default_rng(0)
@@ -61,10 +61,10 @@ def test_query_chunking_is_exact(chunk):
 
 @pytest.mark.parametrize("chunk", [2, 3, 8])
 def test_dynamic_length_chunking_is_exact(chunk):
-    # The ops.map path used when Tq is unknown at trace time; it also runs on
+    # The ops.map path (Tq unknown at trace time, or a TensorFlow graph); it runs on
     # concrete tensors, which is how it is checked on every backend.
     q, k, v, mask = data()
-    out = _attend_chunked_dynamic(q, k, v, dot_score, mask, None, chunk)
+    out = _attend_chunked_sequential(q, k, v, dot_score, mask, None, chunk, ())
     full = attend(q, k, v, dot_score, mask=mask)
     np.testing.assert_allclose(np_(out), np_(full), atol=1e-6)
 

@@ -134,3 +134,45 @@ def test_chunking_with_unknown_length_in_a_tf_graph():
     np.testing.assert_allclose(
         to_numpy(run(query, value)), to_numpy(expected), atol=1e-6
     )
+
+
+def _one_sgd_step(chunk, mode, data, target, initial):
+    """The weight change of one SGD step (= -gradient) of a model around the layer."""
+    query_input = keras.Input((9, 5))
+    value_input = keras.Input((4, 6), name="value")
+    layer = AdditiveAttention(units=7, normalize=True, query_chunk_size=chunk)
+    masked_value = keras.layers.Masking(0.0)(value_input)
+    outputs = layer(query_input, masked_value, use_causal_mask=True)
+    model = keras.Model([query_input, value_input], outputs)
+    model.set_weights(initial)
+    model.compile(
+        optimizer=keras.optimizers.SGD(1.0),
+        loss="mse",
+        jit_compile=mode == "jit",
+        run_eagerly=mode == "eager",
+    )
+    model.train_on_batch(data, target)
+    return [to_numpy(w) - i for w, i in zip(model.weights, initial, strict=True)]
+
+
+COMPILED = {"tensorflow": ["eager", "graph", "jit"], "jax": ["jit"], "torch": ["eager"]}
+
+
+@pytest.mark.parametrize("mode", COMPILED[keras.backend.backend()])
+def test_query_chunking_gives_identical_gradients(mode):
+    # Chunks are rematerialised in the backward pass (and run in an `ops.map`
+    # loop in TensorFlow graphs): the gradients of every weight must be those
+    # of the unchunked layer.
+    query = RNG.normal(size=(3, 9, 5)).astype("float32")
+    value = RNG.normal(size=(3, 4, 6)).astype("float32")
+    value[0, -1:] = 0.0  # padding, masked by `Masking`
+    target = RNG.normal(size=(3, 9, 6)).astype("float32")
+    reference = AdditiveAttention(units=7, normalize=True)
+    reference(query, value)
+    reference.bias.assign(RNG.normal(size=(7,)).astype("float32"))
+    initial = [to_numpy(w) for w in reference.weights]
+    expected = _one_sgd_step(None, mode, [query, value], target, initial)
+    got = _one_sgd_step(4, mode, [query, value], target, initial)
+    for g, e in zip(got, expected, strict=True):
+        assert np.any(e != 0)
+        np.testing.assert_allclose(g, e, atol=1e-6, rtol=1e-5)
