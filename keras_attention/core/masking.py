@@ -49,6 +49,13 @@ def band_mask(query_length, key_length, left, right=0, offset=0):
     Returns:
         A boolean tensor of shape `(query_length, key_length)`.
     """
+    for name, value in (("left", left), ("right", right)):
+        if isinstance(value, bool) or (
+            isinstance(value, (int, float)) and (value < 0 or value != int(value))
+        ):
+            raise ValueError(
+                f"`{name}` must be a non-negative integer; received {name}={value!r}."
+            )
     rows = ops.expand_dims(ops.arange(query_length, dtype="int32"), -1)
     rows = rows + ops.cast(offset, "int32")
     cols = ops.expand_dims(ops.arange(key_length, dtype="int32"), 0)

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 from keras_attention.core import (
@@ -41,6 +42,14 @@ def test_band_mask_matches_its_definition():
     np.testing.assert_array_equal(
         np_(band_mask(5, 5, left=4, right=0)), np_(causal_mask(5, 5))
     )
+
+
+@pytest.mark.parametrize("arg", ["left", "right"])
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_band_mask_rejects_negative_or_fractional_widths(arg, bad):
+    kwargs = {"left": 1, "right": 1, arg: bad}
+    with pytest.raises(ValueError, match=f"`{arg}` must be a non-negative integer"):
+        band_mask(4, 4, **kwargs)
 
 
 def test_padding_and_combined_masks():
