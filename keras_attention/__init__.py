@@ -15,6 +15,7 @@ from keras_attention.layers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
 )
+from keras_attention.layers.self_attention import SelfAttention
 from keras_attention.layers.transformer import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
@@ -28,6 +29,7 @@ __all__ = [
     "LuongAttention",
     "MultiHeadAttention",
     "MultiplicativeAttention",
+    "SelfAttention",
     "SinusoidalPositionalEncoding",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",

@@ -21,9 +21,15 @@ not depend on the block index.
     weights = masked_softmax(scores, band & padding)
     output  = weights @ context_values            # (B, H, T/b, b, dv)
 
+Because a query and its context keys always sit at the same distance inside
+a block, an ALiBi bias (`alibi_slopes`) is a constant `(heads, block,
+context)` tensor too; dropout on the weights (`dropout_fn`) applies to the
+blocked weights as it would to the full ones.
+
 `reference_sliding_window_attention` computes the same thing the plain
 `O(T^2)` way (`attend` with a full band mask); `blocked_window_is_cheaper`
-tells a caller which of the two to use.
+tells a caller which of the two to use, and `use_blocked_window` adds the
+shape conditions a layer checks first (equal query and key lengths).
 """
 
 import math
@@ -110,6 +116,40 @@ def blocked_window_is_cheaper(length, window, causal=True, block_size=None):
     return 2 * (before + after + 1) * block_size <= length
 
 
+def use_blocked_window(
+    query_length, key_length, window, causal=True, same_length=False, block_size=None
+):
+    """Whether a windowed attention over `Tq` queries and `Tk` keys should be blocked.
+
+    `sliding_window_attention` needs as many queries as keys (the band is
+    aligned top-left, query `i` around key `i`); when it applies, it is
+    chosen if `blocked_window_is_cheaper`. A layer checks its other
+    conditions itself (no weights requested, no explicit `(Tq, Tk)` mask,
+    a score the blocked core computes, no KV cache).
+
+    Args:
+        query_length: `Tq`, a Python int, or `None` when unknown.
+        key_length: `Tk`, a Python int, or `None` when unknown.
+        window: the window size.
+        causal: causal or symmetric window.
+        same_length: the caller knows that `Tq == Tk` (e.g. the query and the
+            key are the same tensor) even where a length is `None`.
+        block_size: block size, or `None` for `default_block_size`.
+
+    Returns:
+        `True` if `sliding_window_attention` should be used.
+    """
+    if query_length is None or key_length is None:
+        if not same_length:
+            return False
+        length = query_length if key_length is None else key_length
+    elif query_length != key_length:
+        return False
+    else:
+        length = query_length
+    return blocked_window_is_cheaper(length, window, causal, block_size)
+
+
 def _check_inputs(query, key, value, query_mask, key_mask):
     for name, x in (("query", query), ("key", key), ("value", value)):
         if len(x.shape) != 4:
@@ -149,8 +189,13 @@ def _check_inputs(query, key, value, query_mask, key_mask):
             )
 
 
-def _check_options(window, causal, scale):
+def _check_options(window, causal, scale, dropout_fn=None):
     window = check_positive_int("window", window)
+    if dropout_fn is not None and not callable(dropout_fn):
+        raise ValueError(
+            "`dropout_fn` must be callable or None; received "
+            f"dropout_fn={dropout_fn!r}."
+        )
     if not isinstance(causal, bool):
         raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
     if scale is not None and (
@@ -158,6 +203,33 @@ def _check_options(window, causal, scale):
     ):
         raise ValueError(f"`scale` must be a number or None; received scale={scale!r}.")
     return window
+
+
+def _alibi_slopes(alibi_slopes, heads):
+    """`alibi_slopes` as a float32 `(heads,)` tensor, or `None`."""
+    if alibi_slopes is None:
+        return None
+    slopes = ops.convert_to_tensor(alibi_slopes, "float32")
+    count = slopes.shape[0] if len(slopes.shape) == 1 else -1
+    if count is None:
+        count = heads
+    if heads is not None and count != heads:
+        raise ValueError(
+            f"`alibi_slopes` must hold one slope per head, shape ({heads},); "
+            f"received alibi_slopes with shape {tuple(slopes.shape)}."
+        )
+    return slopes
+
+
+def _alibi(slopes, distance, causal):
+    """ALiBi's bias `-slope_h * distance` (absolute distance if symmetric).
+
+    `distance` is `query position - key position`, float32 `(Tq, Tk)`;
+    the result is `(heads, Tq, Tk)`.
+    """
+    if not causal:
+        distance = ops.abs(distance)
+    return -ops.reshape(slopes, (-1, 1, 1)) * distance
 
 
 def _is_zero(n):
@@ -203,11 +275,15 @@ def sliding_window_attention(
     query_mask=None,
     key_mask=None,
     block_size=None,
+    alibi_slopes=None,
+    dropout_fn=None,
 ):
     """Scaled dot-product self-attention within a sliding window, blockwise.
 
-    `output_i = sum_j softmax_j(q_i . k_j * scale) v_j` over the keys `j` of
-    query `i`'s window that are not padding:
+    `output_i = sum_j softmax_j(q_i . k_j * scale + bias_ij) v_j` over the
+    keys `j` of query `i`'s window that are not padding (`bias` is ALiBi's
+    `-m_h * (i - j)`, or `-m_h * |i - j|` for a symmetric window, when
+    `alibi_slopes` is given, else 0):
 
     - `causal=True`: `i - window < j <= i` (`window` keys, the query's own
       included), exactly `band_mask(T, T, left=window - 1, right=0)`;
@@ -238,6 +314,12 @@ def sliding_window_attention(
         block_size: positions per block; default `max(window, 32)`, at most
             `T`. Any positive value is correct; `window` (or a divisor of it)
             keeps the number of context keys per query near the window.
+        alibi_slopes: optional ALiBi slopes `m_h`, one per head (a list or a
+            `(heads,)` tensor; see `keras_attention.core.alibi_slopes`).
+        dropout_fn: optional function applied to the float32 weights before
+            they multiply the values (training dropout); it sees the blocked
+            weights `(batch, heads, T/b, b, C*b)`, which are zero outside the
+            window.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype.
@@ -258,9 +340,10 @@ def sliding_window_attention(
     assert np.allclose(output, reference, atol=1e-5)
     ```
     """
-    window = _check_options(window, causal, scale)
+    window = _check_options(window, causal, scale, dropout_fn)
     _check_inputs(query, key, value, query_mask, key_mask)
     block_size = check_positive_int("block_size", block_size, allow_none=True)
+    slopes = _alibi_slopes(alibi_slopes, query.shape[1])
     left, right = window_extent(window, causal)
 
     shape = ops.shape(query)
@@ -306,7 +389,15 @@ def sliding_window_attention(
         mask = ops.logical_and(mask, query_valid)
 
     scores = dot_score(query_blocks, key_blocks)  # (B, H, N, b, C*b), float32
+    if slopes is not None:
+        # Query p of a block and context key c are p + before * b - c apart,
+        # whichever the block: one (H, 1, b, C*b) bias serves every block.
+        rows = ops.arange(block_size, dtype="int32")[:, None] + before * block_size
+        distance = ops.cast(rows - ops.arange(context, dtype="int32")[None], "float32")
+        scores = scores + ops.expand_dims(_alibi(slopes, distance, causal), 1)
     weights = masked_softmax(scores, mask)
+    if dropout_fn is not None:
+        weights = dropout_fn(weights)
     output = ops.matmul(ops.cast(weights, value.dtype), value_blocks)
     output = ops.reshape(output, (batch, heads, -1, value_depth))
     if _is_zero(pad):
@@ -323,6 +414,8 @@ def reference_sliding_window_attention(
     scale=None,
     query_mask=None,
     key_mask=None,
+    alibi_slopes=None,
+    dropout_fn=None,
     return_weights=False,
 ):
     """The same attention as `sliding_window_attention`, the plain `O(T^2)` way.
@@ -334,28 +427,41 @@ def reference_sliding_window_attention(
     needed, and as the reference in tests.
 
     Args:
-        query, key, value, window, causal, scale, query_mask, key_mask: as
-            in `sliding_window_attention`.
+        query, key, value, window, causal, scale, query_mask, key_mask,
+            alibi_slopes, dropout_fn: as in `sliding_window_attention`
+            (`dropout_fn` sees the full weights `(batch, heads, T, T)`).
         return_weights: also return the float32 weights `(batch, heads, T, T)`.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype, and the weights if
         `return_weights`.
     """
-    window = _check_options(window, causal, scale)
+    window = _check_options(window, causal, scale, dropout_fn)
     _check_inputs(query, key, value, query_mask, key_mask)
+    slopes = _alibi_slopes(alibi_slopes, query.shape[1])
     left, right = window_extent(window, causal)
     length = ops.shape(query)[2]
     padding = padding_mask(query_mask, key_mask)  # (B, T, T) or None
     if padding is not None:
         padding = ops.expand_dims(padding, 1)
     mask = combine_masks(band_mask(length, length, left, right), padding)
+    bias = None
+    if slopes is not None:
+        positions = ops.arange(length, dtype="int32")
+        distance = ops.cast(positions[:, None] - positions[None], "float32")
+        bias = _alibi(slopes, distance, causal)
+
+    def score_fn(q, k):
+        scores = scaled_dot_score(q, k, scale)
+        return scores if bias is None else scores + bias
+
     return attend(
         query,
         key,
         value,
-        lambda q, k: scaled_dot_score(q, k, scale),
+        score_fn,
         mask=mask,
+        dropout_fn=dropout_fn,
         return_weights=return_weights,
     )
 
@@ -366,5 +472,6 @@ __all__ = [
     "default_block_size",
     "reference_sliding_window_attention",
     "sliding_window_attention",
+    "use_blocked_window",
     "window_extent",
 ]

@@ -11,7 +11,7 @@ from keras_attention.core.masking import (
     combine_masks,
     compute_attention_mask,
 )
-from keras_attention.core.positions import alibi_bias, rotate_half
+from keras_attention.core.positions import alibi_bias, alibi_slopes, rotate_half
 from keras_attention.core.scores import additive_score, general_score, scaled_dot_score
 from keras_attention.core.validation import (
     check_choice,
@@ -20,6 +20,7 @@ from keras_attention.core.validation import (
     check_rate,
     describe_shape,
 )
+from keras_attention.core.windowed import sliding_window_attention, use_blocked_window
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 SCORES = ("scaled_dot", "additive", "general")
@@ -51,7 +52,15 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
 
     `window=w` restricts each query to a band of keys: the `w` most recent
     keys (itself included) with a causal mask, or keys within `w` steps on
-    either side without.
+    either side without. When queries and keys have the same length, the
+    score is `"scaled_dot"`, no weights are returned, no `attention_mask` or
+    `cache` is given and the blocked form scores at most half the pairs
+    (`keras_attention.core.windowed.use_blocked_window`; roughly
+    `T >= 4 * max(w, 32)` causal, `6 * max(w, 32)` symmetric), the layer
+    runs `keras_attention.core.windowed.sliding_window_attention`, whose
+    time and memory grow as `O(T * w)` rather than `O(T^2)` (RoPE, ALiBi,
+    grouped heads, padding masks and dropout included). Otherwise it masks
+    the full `(Tq, Tk)` scores with a band mask; both give the same result.
 
     For incremental decoding pass `cache` (`(batch, 2, max_length,
     num_key_value_heads, key_dim)`, zeros to start) and
@@ -334,6 +343,33 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             use_causal_mask = True
             value_mask = key_mask = None
 
+        # A window over equal lengths runs blockwise in O(T * w) when nothing
+        # needs the full (Tq, Tk) weights or mask and it is cheaper.
+        if (
+            self.window is not None
+            and self.score == "scaled_dot"
+            and cache is None
+            and attention_mask is None
+            and not return_attention_scores
+            and use_blocked_window(
+                q.shape[1],
+                k.shape[1],
+                self.window,
+                causal=bool(use_causal_mask),
+                same_length=query is value and key is value,
+            )
+        ):
+            output = self._blocked(
+                q,
+                k,
+                v,
+                bool(use_causal_mask),
+                query_mask,
+                combine_masks(value_mask, key_mask),
+                training,
+            )
+            return self._output(output, None, False, cache)
+
         query_length, key_length = ops.shape(q)[1], ops.shape(k)[1]
         mask = compute_attention_mask(
             query_length,
@@ -389,6 +425,9 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             weights = None
         else:
             output, weights = self._explicit(q, k, v, mask, bias, training)
+        return self._output(output, weights, return_attention_scores, cache)
+
+    def _output(self, output, weights, return_attention_scores, cache):
         output = ops.einsum("bthv,hvo->bto", output, self.output_kernel)
         if self.output_bias is not None:
             output = output + self.output_bias
@@ -398,6 +437,37 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         if cache is not None:
             results.append(cache)
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _blocked(self, q, k, v, causal, query_mask, key_mask, training):
+        """Blocked sliding-window attention on `(batch, T, heads, dim)` inputs."""
+        groups = self.num_heads // self._kv_heads
+        q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
+        if groups > 1:
+            k = ops.repeat(k, groups, axis=1)
+            v = ops.repeat(v, groups, axis=1)
+        dropout_fn = None
+        if self.dropout > 0:
+
+            def dropout_fn(weights):
+                return self._dropout_layer(weights, training=training)
+
+        output = sliding_window_attention(
+            q,
+            k,
+            v,
+            self.window,
+            causal=causal,
+            scale=1.0 / math.sqrt(self.key_dim),
+            query_mask=query_mask,
+            key_mask=key_mask,
+            alibi_slopes=(
+                alibi_slopes(self.num_heads)
+                if self.position_embedding == "alibi"
+                else None
+            ),
+            dropout_fn=dropout_fn,
+        )
+        return ops.transpose(output, (0, 2, 1, 3))
 
     def _fused(self, q, k, v, mask, is_causal=False):
         scale = 1.0 / math.sqrt(self.key_dim)

@@ -17,6 +17,7 @@ from keras_attention.core.windowed import (
     default_block_size,
     reference_sliding_window_attention,
     sliding_window_attention,
+    use_blocked_window,
     window_extent,
 )
 
@@ -41,7 +42,9 @@ def _masks(batch, length, seed=1):
     return query_mask, key_mask
 
 
-def _numpy_window_attention(q, k, v, window, causal, query_mask=None, key_mask=None):
+def _numpy_window_attention(
+    q, k, v, window, causal, query_mask=None, key_mask=None, slopes=None
+):
     """The documented convention, written out in NumPy (float64)."""
     length = q.shape[2]
     i = np.arange(length)[:, None]
@@ -56,6 +59,9 @@ def _numpy_window_attention(q, k, v, window, causal, query_mask=None, key_mask=N
     if key_mask is not None:
         mask = mask & key_mask[:, None, None, :]
     scores = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(q.shape[-1])
+    if slopes is not None:  # ALiBi: -m_h * (i - j), or * |i - j| if symmetric
+        distance = (i - j) if causal else np.abs(i - j)
+        scores = scores - np.asarray(slopes)[:, None, None] * distance
     scores = np.where(mask, scores, -np.inf)
     top = np.max(scores, axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
@@ -378,6 +384,65 @@ def test_blocked_window_is_cheaper():
     assert default_block_size(128, length=50) == 50
 
 
+@pytest.mark.parametrize("length,window,block_size", [(13, 3, 5), (29, 5, 2)])
+def test_alibi_bias_matches_reference_and_numpy(length, window, block_size):
+    query, key, value = _inputs(batch=2, heads=2, length=length)
+    query_mask, key_mask = _masks(2, length)
+    slopes = [0.5, 0.125]
+    masks = dict(query_mask=query_mask, key_mask=key_mask, alibi_slopes=slopes)
+    outputs = _run(_both_modes(window, block_size, **masks), query, key, value)
+    for i, causal in enumerate(MODES):
+        expected = _numpy_window_attention(
+            query, key, value, window, causal, query_mask, key_mask, slopes
+        )
+        _close(outputs[2 * i], expected)
+        _close(outputs[2 * i + 1], expected)
+        plain = _numpy_window_attention(
+            query, key, value, window, causal, query_mask, key_mask
+        )
+        assert not np.allclose(expected, plain, atol=1e-3)  # the bias matters
+
+
+def test_dropout_fn_sees_the_weights():
+    """A deterministic `dropout_fn` acts on the blocked and the full weights alike."""
+    query, key, value = _inputs(length=19)
+    query_mask, key_mask = _masks(2, 19)
+    masks = dict(query_mask=query_mask, key_mask=key_mask)
+    seen = []
+
+    def halve(weights):  # what dropout does to a weight it keeps, inverted
+        seen.append(tuple(weights.shape))
+        return weights * 0.5
+
+    for causal in MODES:
+        seen.clear()
+        blocked = sliding_window_attention(
+            query, key, value, 3, causal, block_size=4, dropout_fn=halve, **masks
+        )
+        reference = reference_sliding_window_attention(
+            query, key, value, 3, causal, dropout_fn=halve, **masks
+        )
+        expected = _numpy_window_attention(query, key, value, 3, causal, **masks)
+        _close(blocked, 0.5 * expected)
+        _close(reference, 0.5 * expected)
+        context = 2 if causal else 3
+        assert seen == [(2, 2, 5, 4, context * 4), (2, 2, 19, 19)]
+
+
+def test_use_blocked_window():
+    assert use_blocked_window(512, 512, 128)
+    assert not use_blocked_window(512, 513, 128)  # not self-attention shaped
+    assert not use_blocked_window(256, 256, 128)  # not cheaper
+    assert not use_blocked_window(512, 512, 128, causal=False)
+    assert use_blocked_window(768, 768, 128, causal=False)
+    # Unknown lengths: only when the caller knows they are equal.
+    assert not use_blocked_window(None, None, 128)
+    assert not use_blocked_window(None, 512, 128)
+    assert use_blocked_window(None, None, 128, same_length=True)
+    assert use_blocked_window(None, 512, 128, same_length=True)
+    assert not use_blocked_window(None, 256, 128, same_length=True)
+
+
 @pytest.mark.parametrize(
     "kwargs,name",
     [
@@ -398,6 +463,9 @@ def test_blocked_window_is_cheaper():
         ({"value": np.zeros((1, 2, 13, 6), "float32")}, "value"),
         ({"query_mask": np.ones((2, 12), bool)}, "query_mask"),
         ({"key_mask": np.ones((2, 2, 13), bool)}, "key_mask"),
+        ({"alibi_slopes": [0.5, 0.25, 0.125]}, "alibi_slopes"),
+        ({"alibi_slopes": [[0.5, 0.25]]}, "alibi_slopes"),
+        ({"dropout_fn": 0.1}, "dropout_fn"),
     ],
 )
 @pytest.mark.parametrize(

@@ -1,0 +1,384 @@
+"""Self-attention: a sequence attends to itself (multi-head or single-head)."""
+
+import keras
+from keras import ops
+
+from keras_attention.core.masking import band_mask, combine_masks
+from keras_attention.core.validation import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_rate,
+    describe_shape,
+)
+from keras_attention.core.windowed import window_extent
+from keras_attention.layers.additive import AdditiveAttention
+from keras_attention.layers.multi_head import POSITIONS, MultiHeadAttention
+from keras_attention.layers.multiplicative import MultiplicativeAttention
+from keras_attention.layers.weight_settings import WeightSettingsMixin
+
+# Classic single-head scores: the sequence itself is the value (no projections).
+ADDITIVE_SCORES = ("additive", "concat")
+MULTIPLICATIVE_SCORES = ("dot", "general", "multiplicative")
+SCORES = ("scaled_dot",) + MULTIPLICATIVE_SCORES + ADDITIVE_SCORES
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
+    r"""Self-attention over one sequence, multi-head or classic single-head.
+
+    Every step $x_i$ of the input attends to the steps $x_j$ of the same
+    sequence. The default, `score="scaled_dot"`, is the Transformer's
+    multi-head self-attention (Vaswani et al., 2017):
+
+    $$\mathrm{head}_h(x)_i = \sum_j \mathrm{softmax}_j\Big(
+    \frac{(x_i W^Q_h)^\top (x_j W^K_h)}{\sqrt{d_k}}\Big)\, x_j W^V_h,
+    \qquad y = [\mathrm{head}_1; \dots; \mathrm{head}_H]\, W^O.$$
+
+    The classic single-head scores of the self-attention papers before it
+    score the raw steps and average them without projections,
+    $y_i = \sum_j a_{ij} x_j$ with $a_{ij} = \mathrm{softmax}_j(e_{ij})$ (the
+    additive and multiplicative forms of `keras-self-attention`):
+
+    $$e_{ij} = \begin{cases}
+    v^\top \tanh(W_q x_i + W_k x_j + b) & \texttt{"additive"}
+        \text{ (alias } \texttt{"concat"}) \\
+    x_i^\top W_a x_j & \texttt{"general"}
+        \text{ (alias } \texttt{"multiplicative"}) \\
+    x_i^\top x_j & \texttt{"dot"}
+    \end{cases}$$
+
+    The layer is a thin wrapper that owns no attention logic: the
+    `"scaled_dot"` form delegates to `MultiHeadAttention` called on
+    `(x, x)` (so grouped key/value heads, RoPE/ALiBi and the fused kernels
+    come with it, and a long windowed sequence runs the blocked `O(T * w)`
+    sliding window), `"additive"`/`"concat"` to `AdditiveAttention` and
+    `"dot"`/`"general"`/`"multiplicative"` to `MultiplicativeAttention`,
+    each called with the sequence as query and value.
+
+    `causal=True` lets step `i` attend to steps `j <= i` only. `window=w`
+    restricts each step to a band: the `w` most recent steps (itself
+    included) if causal, else the steps within `w` on either side (the
+    `attention_width` of `keras-self-attention`, halved).
+
+    Padding steps (a Keras mask, e.g. from `Embedding(mask_zero=True)`) are
+    neither attended to nor attending: their outputs are zeros, and the mask
+    is passed on. Fully masked rows get zero weights where Keras' layers
+    give uniform ones.
+
+    Args:
+        num_heads: number of heads (`"scaled_dot"` only; the classic scores
+            are single-head).
+        key_dim: size of each query/key head (`"scaled_dot"` only); default
+            the input's feature size divided by `num_heads`.
+        value_dim: size of each value head (default `key_dim`;
+            `"scaled_dot"` only).
+        num_key_value_heads: number of key/value heads for grouped-query
+            attention (default `num_heads`; `"scaled_dot"` only).
+        score: `"scaled_dot"` (multi-head, projected), or a classic
+            single-head score: `"additive"` (alias `"concat"`), `"general"`
+            (alias `"multiplicative"`) or `"dot"`.
+        units: hidden size of the `"additive"` score (default: the input's
+            feature size).
+        window: sliding-window size (`None`: every step).
+        causal: default of the call's `use_causal_mask`.
+        dropout: dropout rate on the attention weights.
+        use_bias: whether the projections (`"scaled_dot"`) or the `tanh`
+            (`"additive"`) have a bias.
+        output_dim: size of the output (default: the input's feature size;
+            `"scaled_dot"` only).
+        position_embedding: `None`, `"rope"` or `"alibi"` (`"scaled_dot"`
+            only).
+        rope_max_wavelength: RoPE's longest wavelength.
+        kernel_initializer: initializer of the kernels and score vectors.
+        bias_initializer: initializer of the biases.
+        kernel_regularizer, bias_regularizer, kernel_constraint,
+            bias_constraint: for the kernels and biases.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: `(batch, T, dim)`.
+        mask: optional boolean `(batch, T)` padding mask, `True` = real
+            step; filled from the input's Keras mask.
+        attention_mask: optional boolean `(T, T)`, `(batch, T, T)` or
+            `(batch, heads, T, T)`; `True` = may attend.
+        use_causal_mask: step `i` attends to steps `<= i`; `None` (default)
+            takes the constructor's `causal`.
+        return_attention_scores: also return the weights.
+        training: whether dropout is active.
+
+    Returns:
+        `(batch, T, output_dim)` (`(batch, T, dim)` for the classic scores),
+        and the weights `(batch, num_heads, T, T)` if
+        `return_attention_scores` (`num_heads = 1` for the classic scores).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_attention
+
+    x = np.random.rand(2, 10, 32).astype("float32")
+    layer = keras_attention.SelfAttention(num_heads=4, causal=True, window=3)
+    y, weights = layer(x, return_attention_scores=True)
+    assert y.shape == (2, 10, 32) and weights.shape == (2, 4, 10, 10)
+
+    # keras-self-attention's additive form: e_ij = v^T tanh(W_q x_i + W_k x_j + b)
+    classic = keras_attention.SelfAttention(score="additive", units=16)
+    y, weights = classic(x, return_attention_scores=True)
+    assert y.shape == (2, 10, 32) and weights.shape == (2, 1, 10, 10)
+    ```
+    """
+
+    def __init__(
+        self,
+        num_heads=1,
+        key_dim=None,
+        value_dim=None,
+        num_key_value_heads=None,
+        score="scaled_dot",
+        units=None,
+        window=None,
+        causal=False,
+        dropout=0.0,
+        use_bias=True,
+        output_dim=None,
+        position_embedding=None,
+        rope_max_wavelength=10000,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.key_dim = check_positive_int("key_dim", key_dim, allow_none=True)
+        self.value_dim = check_positive_int("value_dim", value_dim, allow_none=True)
+        self.num_key_value_heads = check_positive_int(
+            "num_key_value_heads", num_key_value_heads, allow_none=True
+        )
+        self.score = check_choice("score", score, SCORES)
+        self.units = check_positive_int("units", units, allow_none=True)
+        self.window = check_positive_int("window", window, allow_none=True)
+        if not isinstance(causal, bool):
+            raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
+        self.causal = causal
+        self.dropout = check_rate("dropout", dropout)
+        self.use_bias = bool(use_bias)
+        self.output_dim = check_positive_int("output_dim", output_dim, allow_none=True)
+        self.position_embedding = check_choice(
+            "position_embedding", position_embedding, POSITIONS
+        )
+        self.rope_max_wavelength = check_positive_float(
+            "rope_max_wavelength", rope_max_wavelength
+        )
+        self._check_score_arguments()
+        self._init_weight_settings(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
+        self.supports_masking = True
+        self._attention = None
+
+    @property
+    def _multi_head(self):
+        return self.score == "scaled_dot"
+
+    def _check_score_arguments(self):
+        if self._multi_head:
+            if self.units is not None:
+                raise ValueError(
+                    "`units` sizes the additive score; it is not used with "
+                    f"score='scaled_dot'. Received units={self.units}."
+                )
+            kv_heads = self.num_key_value_heads
+            if kv_heads and self.num_heads % kv_heads:
+                raise ValueError(
+                    f"`num_key_value_heads` must divide `num_heads`; received "
+                    f"num_key_value_heads={kv_heads}, num_heads={self.num_heads}."
+                )
+            if self.position_embedding == "rope" and (self.key_dim or 0) % 2:
+                raise ValueError(
+                    f"`key_dim` must be even with position_embedding='rope'; "
+                    f"received key_dim={self.key_dim}."
+                )
+            return
+        single_head_only = {
+            "num_heads": (self.num_heads, 1),
+            "key_dim": (self.key_dim, None),
+            "value_dim": (self.value_dim, None),
+            "num_key_value_heads": (self.num_key_value_heads, None),
+            "output_dim": (self.output_dim, None),
+            "position_embedding": (self.position_embedding, None),
+        }
+        for name, (value, allowed) in single_head_only.items():
+            if value != allowed:
+                raise ValueError(
+                    f"`{name}` must be {allowed} with the classic single-head "
+                    f"score={self.score!r} (no projections); received "
+                    f"{name}={value!r}. For projected multi-head attention with "
+                    f"this score use MultiHeadAttention(score=...) on (x, x)."
+                )
+        if self.units is not None and self.score not in ADDITIVE_SCORES:
+            raise ValueError(
+                f"`units` sizes the additive score; it is not used with "
+                f"score={self.score!r}. Received units={self.units}."
+            )
+
+    def _multi_head_kwargs(self, key_dim):
+        return {
+            "num_heads": self.num_heads,
+            "key_dim": key_dim,
+            "value_dim": self.value_dim,
+            "num_key_value_heads": self.num_key_value_heads,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "output_dim": self.output_dim,
+            "window": self.window,
+            "position_embedding": self.position_embedding,
+            "rope_max_wavelength": self.rope_max_wavelength,
+        }
+
+    # ------------------------------------------------------------------ build
+    def _check_input_shape(self, inputs_shape):
+        shape = tuple(inputs_shape)
+        if len(shape) != 3 or shape[-1] is None:
+            raise ValueError(
+                f"{self.__class__.__name__}: `inputs` must have shape (batch, T, "
+                f"dim) with a known dim; received shape {describe_shape(shape)}."
+            )
+        return shape
+
+    def build(self, inputs_shape, attention_mask_shape=None):
+        shape = self._check_input_shape(inputs_shape)
+        dim = shape[-1]
+        common = {"dtype": self.dtype_policy, **self._weight_settings_config()}
+        if self._multi_head:
+            key_dim = self.key_dim or dim // self.num_heads
+            if not self.key_dim and dim % self.num_heads:
+                raise ValueError(
+                    f"`key_dim` defaults to the input size divided by num_heads, "
+                    f"but {dim} is not divisible by num_heads={self.num_heads}; "
+                    f"pass key_dim explicitly. Received key_dim=None."
+                )
+            self._attention = MultiHeadAttention(
+                **self._multi_head_kwargs(key_dim), name="attention", **common
+            )
+            self._attention.build(shape, shape)
+        else:
+            if self.score in ADDITIVE_SCORES:
+                self._attention = AdditiveAttention(
+                    units=self.units or dim,
+                    use_bias=self.use_bias,
+                    dropout=self.dropout,
+                    name="attention",
+                    **common,
+                )
+            else:
+                score = "general" if self.score == "multiplicative" else self.score
+                self._attention = MultiplicativeAttention(
+                    score=score, dropout=self.dropout, name="attention", **common
+                )
+            self._attention.build(shape, shape)
+        self.built = True
+
+    # ------------------------------------------------------------------- call
+    def call(
+        self,
+        inputs,
+        mask=None,
+        attention_mask=None,
+        use_causal_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        self._check_input_shape(inputs.shape)
+        causal = self.causal if use_causal_mask is None else bool(use_causal_mask)
+        if not self._multi_head:
+            attention_mask = self._single_head_mask(inputs, attention_mask, causal)
+        result = self._attention(
+            inputs,
+            inputs,
+            query_mask=mask,
+            value_mask=mask,
+            attention_mask=attention_mask,
+            use_causal_mask=causal,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+        if not return_attention_scores or self._multi_head:
+            return result
+        output, weights = result
+        return output, ops.expand_dims(weights, 1)
+
+    def _single_head_mask(self, inputs, attention_mask, causal):
+        """The explicit mask and the window band for the single-head layers.
+
+        (`MultiHeadAttention` builds the band itself.)
+        """
+        if attention_mask is not None and len(attention_mask.shape) == 4:
+            if attention_mask.shape[1] not in (1, None):
+                raise ValueError(
+                    f"{self.__class__.__name__}: a 4-D `attention_mask` must "
+                    f"have one head, (batch, 1, T, T), with score="
+                    f"{self.score!r}; received shape "
+                    f"{describe_shape(attention_mask.shape)}."
+                )
+            attention_mask = attention_mask[:, 0]
+        if self.window is None:
+            return attention_mask
+        length = ops.shape(inputs)[1]
+        left, right = window_extent(self.window, causal)
+        return combine_masks(attention_mask, band_mask(length, length, left, right))
+
+    # ------------------------------------------------------------------ Keras
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, inputs_shape):
+        shape = self._check_input_shape(inputs_shape)
+        dim = (self.output_dim if self._multi_head else None) or shape[-1]
+        return shape[:-1] + (dim,)
+
+    def compute_output_spec(
+        self, inputs, mask=None, return_attention_scores=False, **kwargs
+    ):
+        output = keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), dtype=self.compute_dtype
+        )
+        if not return_attention_scores:
+            return output
+        batch, length = inputs.shape[0], inputs.shape[1]
+        weights = keras.KerasTensor(
+            (batch, self.num_heads, length, length), dtype=self.compute_dtype
+        )
+        return output, weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "num_key_value_heads": self.num_key_value_heads,
+                "score": self.score,
+                "units": self.units,
+                "window": self.window,
+                "causal": self.causal,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "output_dim": self.output_dim,
+                "position_embedding": self.position_embedding,
+                "rope_max_wavelength": self.rope_max_wavelength,
+                **self._weight_settings_config(),
+            }
+        )
+        return config

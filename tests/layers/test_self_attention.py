@@ -1,0 +1,288 @@
+import keras
+import numpy as np
+import pytest
+from harness import CHECKS, LayerCase, run_check, to_numpy
+
+from keras_attention import MultiHeadAttention, SelfAttention
+from keras_attention.core import windowed
+from keras_attention.core.masking import band_mask
+
+SEQUENCE = {"inputs": (2, 7, 16)}
+CASES = [
+    LayerCase(
+        SelfAttention,
+        {"num_heads": 4, "key_dim": 8, "causal": True, "dropout": 0.1},
+        SEQUENCE,
+        scores=True,
+        mask_inputs=("inputs",),
+        id="multi-head-causal",
+    ),
+    LayerCase(
+        SelfAttention,
+        {
+            "num_heads": 2,
+            "num_key_value_heads": 1,
+            "window": 2,
+            "position_embedding": "rope",
+            "output_dim": 6,
+        },
+        SEQUENCE,
+        scores=True,
+        mask_inputs=("inputs",),
+        id="gqa-rope-window",
+    ),
+    LayerCase(
+        SelfAttention,
+        # Long enough for the blocked sliding window (T >= 4 * 32).
+        {"num_heads": 2, "key_dim": 4, "window": 8, "causal": True},
+        {"inputs": (2, 140, 8)},
+        mask_inputs=("inputs",),
+        id="blocked-window",
+    ),
+    LayerCase(
+        SelfAttention,
+        {"score": "additive", "units": 5, "window": 2},
+        SEQUENCE,
+        scores=True,
+        mask_inputs=("inputs",),
+        id="additive-window",
+    ),
+    LayerCase(
+        SelfAttention,
+        {"score": "general", "causal": True},
+        SEQUENCE,
+        scores=True,
+        mask_inputs=("inputs",),
+        id="general-causal",
+    ),
+]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_keras_contract(case, check, tmp_path):
+    run_check(case, check, tmp_path)
+
+
+RNG = np.random.default_rng(0)
+
+
+def _sequence(batch=2, length=7, dim=16):
+    return RNG.normal(size=(batch, length, dim)).astype("float32")
+
+
+def _padding(batch=2, length=7):
+    mask = np.ones((batch, length), bool)
+    mask[1, -3:] = False
+    return mask
+
+
+def _numpy_attention(scores, values, allowed):
+    """Masked softmax (zeros for fully masked rows) and the weighted values."""
+    scores = np.where(allowed, scores, -np.inf)
+    top = np.max(scores, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    weights = np.where(allowed, np.exp(scores - top), 0.0)
+    total = weights.sum(-1, keepdims=True)
+    weights = weights / np.where(total > 0, total, 1.0)
+    return weights @ values, weights
+
+
+def _allowed(length, mask=None, causal=False, window=None):
+    i = np.arange(length)[:, None]
+    j = np.arange(length)[None, :]
+    allowed = np.ones((length, length), bool)
+    if causal:
+        allowed &= j <= i
+    if window is not None:
+        allowed &= (j > i - window) if causal else (np.abs(i - j) <= window)
+    allowed = allowed[None]
+    if mask is not None:
+        allowed = allowed & mask[:, :, None] & mask[:, None, :]
+    return allowed
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("window", [None, 2])
+def test_additive_equals_numpy(causal, window):
+    x, mask = _sequence(), _padding()
+    layer = SelfAttention(score="additive", units=5, window=window, causal=causal)
+    layer(x)
+    inner = layer._attention
+    inner.bias.assign(RNG.normal(size=(5,)).astype("float32"))
+    got, weights = layer(x, mask=mask, return_attention_scores=True)
+    w_q, w_k = to_numpy(inner.query_kernel), to_numpy(inner.key_kernel)
+    v, b = to_numpy(inner.attention_v), to_numpy(inner.bias)
+    hidden = (x @ w_q)[:, :, None, :] + (x @ w_k)[:, None, :, :] + b
+    scores = np.tanh(hidden) @ v
+    allowed = _allowed(7, mask, causal, window)
+    expected, expected_w = _numpy_attention(scores, x, allowed)
+    np.testing.assert_allclose(to_numpy(got), expected, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(weights)[:, 0], expected_w, atol=1e-6)
+
+
+@pytest.mark.parametrize("score", ["general", "multiplicative", "dot"])
+def test_multiplicative_equals_numpy(score):
+    x, mask = _sequence(), _padding()
+    layer = SelfAttention(score=score, window=3, causal=True)
+    got, weights = layer(x, mask=mask, return_attention_scores=True)
+    kernel = to_numpy(layer._attention.kernel) if score != "dot" else np.eye(16)
+    scores = np.einsum("bid,de,bje->bij", x, kernel, x)
+    expected, expected_w = _numpy_attention(scores, x, _allowed(7, mask, True, 3))
+    np.testing.assert_allclose(to_numpy(got), expected, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(weights)[:, 0], expected_w, atol=1e-5)
+
+
+def test_dot_equals_keras_attention():
+    x = _sequence()
+    expected = keras.layers.Attention()([x, x], use_causal_mask=True)
+    got = SelfAttention(score="dot")(x, use_causal_mask=True)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(expected), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_heads": 4, "key_dim": 8},
+        {"num_heads": 4, "num_key_value_heads": 2, "position_embedding": "rope"},
+        {"num_heads": 2, "key_dim": 4, "window": 2, "position_embedding": "alibi"},
+    ],
+    ids=["mha", "gqa-rope", "window-alibi"],
+)
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_equals_multi_head_attention_on_x_x(kwargs, causal):
+    x, mask = _sequence(), _padding()
+    layer = SelfAttention(**kwargs)
+    reference = MultiHeadAttention(**{"key_dim": 4, **kwargs})
+    layer(x)
+    reference(x, x)
+    reference.set_weights(layer.get_weights())
+    got, weights = layer(
+        x, mask=mask, use_causal_mask=causal, return_attention_scores=True
+    )
+    expected, expected_w = reference(
+        x,
+        x,
+        query_mask=mask,
+        value_mask=mask,
+        use_causal_mask=causal,
+        return_attention_scores=True,
+    )
+    np.testing.assert_allclose(to_numpy(got), to_numpy(expected), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(weights), to_numpy(expected_w), atol=1e-6)
+    # The constructor's `causal` is the call's default.
+    default = SelfAttention(**kwargs, causal=causal)
+    default(x)
+    default.set_weights(layer.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(default(x, mask=mask)), to_numpy(got), atol=1e-6
+    )
+
+
+def test_keras_mask_propagates_and_padding_outputs_zeros():
+    ids = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 2]])
+    embedded = keras.layers.Embedding(10, 8, mask_zero=True)(ids)
+    for layer in (SelfAttention(num_heads=2), SelfAttention(score="additive")):
+        output = layer(embedded)
+        mask = getattr(output, "_keras_mask", None)
+        if mask is not None:  # eager tensors carry the mask on some backends
+            np.testing.assert_array_equal(to_numpy(mask), ids != 0)
+        np.testing.assert_array_equal(
+            to_numpy(layer.compute_mask(embedded, ids != 0)), ids != 0
+        )
+    inputs = keras.Input((None,), dtype="int32")
+    hidden = keras.layers.Embedding(10, 8, mask_zero=True)(inputs)
+    output = SelfAttention(num_heads=2, causal=True)(hidden)
+    assert output._keras_mask is not None
+    model = keras.Model(inputs, output)
+    result = to_numpy(model(ids))
+    np.testing.assert_array_equal(result[0, 3:], 0.0)
+    assert np.all(np.abs(result[0, :3]).sum(-1) > 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_heads": 2, "key_dim": 4},
+        {"num_heads": 2, "key_dim": 4, "window": 8},
+        {"score": "additive"},
+        {"score": "general", "window": 3},
+    ],
+    ids=["mha", "blocked-window", "additive", "general-window"],
+)
+def test_causal_outputs_do_not_depend_on_later_steps(kwargs):
+    x = _sequence(length=150, dim=8)
+    layer = SelfAttention(**kwargs, causal=True)
+    changed = x.copy()
+    changed[:, 100:] = RNG.normal(size=changed[:, 100:].shape)
+    before, after = to_numpy(layer(x)), to_numpy(layer(changed))
+    np.testing.assert_allclose(after[:, :100], before[:, :100], atol=1e-5)
+    assert not np.allclose(after[:, 100:], before[:, 100:], atol=1e-3)
+
+
+@pytest.mark.parametrize("length", [9, 200])  # masked path, then blocked path
+@pytest.mark.parametrize("causal", [True, False])
+def test_window_equals_band_mask_attention(length, causal, monkeypatch):
+    calls = []
+    blocked = windowed.sliding_window_attention
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("causal"))
+        return blocked(*args, **kwargs)
+
+    monkeypatch.setattr(
+        "keras_attention.layers.multi_head.sliding_window_attention", spy
+    )
+    x, mask = _sequence(length=length, dim=8), _padding(length=length)
+    for score in ("scaled_dot", "additive"):
+        layer = SelfAttention(score=score, window=3, causal=causal)
+        full = SelfAttention(score=score)
+        layer(x)
+        full(x)
+        full.set_weights(layer.get_weights())
+        left, right = windowed.window_extent(3, causal)
+        band = band_mask(length, length, left, right)
+        expected = full(x, mask=mask, attention_mask=band, use_causal_mask=causal)
+        calls.clear()
+        got = layer(x, mask=mask)
+        np.testing.assert_allclose(to_numpy(got), to_numpy(expected), atol=1e-5)
+        blocked_path = score == "scaled_dot" and length == 200
+        assert calls == ([causal] if blocked_path else [])
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"num_heads": 0}, "num_heads"),
+        ({"key_dim": -1}, "key_dim"),
+        ({"score": "cosine"}, "score"),
+        ({"window": 0}, "window"),
+        ({"causal": "yes"}, "causal"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"output_dim": 0}, "output_dim"),
+        ({"position_embedding": "xpos"}, "position_embedding"),
+        ({"num_heads": 4, "num_key_value_heads": 3}, "num_key_value_heads"),
+        ({"key_dim": 5, "position_embedding": "rope"}, "key_dim"),
+        ({"units": 4}, "units"),
+        ({"score": "general", "units": 4}, "units"),
+        ({"score": "additive", "num_heads": 2}, "num_heads"),
+        ({"score": "additive", "key_dim": 8}, "key_dim"),
+        ({"score": "dot", "output_dim": 8}, "output_dim"),
+        ({"score": "general", "position_embedding": "rope"}, "position_embedding"),
+        ({"score": "concat", "num_key_value_heads": 1}, "num_key_value_heads"),
+    ],
+)
+def test_constructor_arguments_are_validated(kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        SelfAttention(**kwargs)
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="`inputs`"):
+        SelfAttention()(np.zeros((2, 8), "float32"))
+    with pytest.raises(ValueError, match="`key_dim`"):
+        SelfAttention(num_heads=3)(np.zeros((2, 5, 8), "float32"))
+    with pytest.raises(ValueError, match="`attention_mask`"):
+        SelfAttention(score="general")(
+            np.zeros((2, 5, 8), "float32"), attention_mask=np.ones((2, 3, 5, 5), bool)
+        )
