@@ -15,6 +15,7 @@ from keras_attention.layers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
 )
+from keras_attention.layers.recurrent import AttentionDecoder, AttentionWrapper
 from keras_attention.layers.self_attention import SelfAttention
 from keras_attention.layers.transformer import (
     TransformerDecoderBlock,
@@ -24,6 +25,8 @@ from keras_attention.version import __version__
 
 __all__ = [
     "AdditiveAttention",
+    "AttentionDecoder",
+    "AttentionWrapper",
     "BahdanauAttention",
     "LearnedPositionalEmbedding",
     "LuongAttention",
