@@ -161,8 +161,8 @@ COMPILED = {"tensorflow": ["eager", "graph", "jit"], "jax": ["jit"], "torch": ["
 @pytest.mark.parametrize("mode", COMPILED[keras.backend.backend()])
 def test_query_chunking_gives_identical_gradients(mode):
     # Chunks are rematerialised in the backward pass (and run in an `ops.map`
-    # loop in TensorFlow graphs): the gradients of every weight must be those
-    # of the unchunked layer.
+    # loop under JAX and in TensorFlow graphs): the gradients of every weight
+    # must be those of the unchunked layer.
     query = RNG.normal(size=(3, 9, 5)).astype("float32")
     value = RNG.normal(size=(3, 4, 6)).astype("float32")
     value[0, -1:] = 0.0  # padding, masked by `Masking`
