@@ -116,6 +116,16 @@ def _memory_mask_from_lengths(lengths, memory):
     return ops.less(ops.expand_dims(positions, 0), ops.expand_dims(lengths, 1))
 
 
+def _from_config(cls, config, sublayers):
+    """`cls(**config)` with the sublayers (and `attention_layer`) deserialized."""
+    # A copy: some Keras layers' `from_config` pop keys from their config.
+    config = copy.deepcopy(config)
+    for key in (*sublayers, "attention_layer"):
+        if config.get(key) is not None:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+    return cls(**config)
+
+
 class _Memory:
     """What the wrapper attends over during one call (not a tracked state)."""
 
@@ -644,13 +654,7 @@ class AttentionWrapper(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        # A copy: some Keras layers' `from_config` pop keys from their config.
-        config = copy.deepcopy(config)
-        deserialize = keras.saving.deserialize_keras_object
-        for key in ("cell", "attention_mechanism", "attention_layer"):
-            if config.get(key) is not None:
-                config[key] = deserialize(config[key])
-        return cls(**config)
+        return _from_config(cls, config, ("cell", "attention_mechanism"))
 
 
 # --------------------------------------------------------------------------
@@ -1106,10 +1110,4 @@ class AttentionDecoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        # A copy: some Keras layers' `from_config` pop keys from their config.
-        config = copy.deepcopy(config)
-        deserialize = keras.saving.deserialize_keras_object
-        for key in ("cell", "attention", "attention_layer"):
-            if config.get(key) is not None:
-                config[key] = deserialize(config[key])
-        return cls(**config)
+        return _from_config(cls, config, ("cell", "attention"))
