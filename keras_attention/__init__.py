@@ -6,6 +6,7 @@ This module is the one place that lists what users import.
 from keras_attention import core, datasets, decoding
 from keras_attention.layers.additive import AdditiveAttention, BahdanauAttention
 from keras_attention.layers.embedding import TokenAndPositionEmbedding
+from keras_attention.layers.local import LocalAttention
 from keras_attention.layers.multi_head import MultiHeadAttention
 from keras_attention.layers.multiplicative import (
     LuongAttention,
@@ -29,6 +30,7 @@ __all__ = [
     "AttentionWrapper",
     "BahdanauAttention",
     "LearnedPositionalEmbedding",
+    "LocalAttention",
     "LuongAttention",
     "MultiHeadAttention",
     "MultiplicativeAttention",

@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 from keras_attention.core.attend import attend
-from keras_attention.core.masking import compute_attention_mask
+from keras_attention.core.masking import combine_masks, compute_attention_mask
 from keras_attention.core.validation import (
     check_positive_int,
     check_rate,
@@ -193,6 +193,43 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
+        return self._call_attention(
+            query,
+            value,
+            key,
+            query_mask=query_mask,
+            value_mask=value_mask,
+            key_mask=key_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+
+    def _call_attention(
+        self,
+        query,
+        value,
+        key=None,
+        *,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+        locate=None,
+    ):
+        """`call`, with an extension point for position-dependent attention.
+
+        `locate(query, key_mask)`, given the `(batch, Tq, dq)` query and the
+        `(batch, Tk)` key padding mask (or `None`), returns `(mask,
+        weights_fn, extras)`: a boolean mask broadcastable to `(batch, Tq,
+        Tk)` combined with the others, a function applied to the float32
+        weights after the softmax (or `None`), and extra outputs appended to
+        the results. Query chunking and the fused path are not used then.
+        """
         if key is None:
             key, key_mask = value, None
         query_shape, value_shape, _ = self._check_shapes(
@@ -218,18 +255,29 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             attention_mask=attention_mask,
             use_causal_mask=use_causal_mask,
         )
-        if self.can_fuse(training, return_attention_scores):
+        weights_fn, extras = None, ()
+        if locate is not None:
+            located_mask, weights_fn, extras = locate(
+                query, combine_masks(value_mask, key_mask)
+            )
+            mask = combine_masks(mask, located_mask)
+        if locate is None and self.can_fuse(training, return_attention_scores):
             output, weights = self.fused_call(query, key, value, mask), None
         else:
             projected_query, projected_key = self.project(query, key)
             dropout_fn = None
-            if self.dropout > 0:
+            if self.dropout > 0 or weights_fn is not None:
 
                 def dropout_fn(weights):
-                    return self._dropout_layer(weights, training=training)
+                    if weights_fn is not None:
+                        weights = weights_fn(weights)
+                    if self.dropout > 0:
+                        weights = self._dropout_layer(weights, training=training)
+                    return weights
 
             score_fn, score_args = self.score, ()
-            if self.query_chunk_size:
+            chunk_size = self.query_chunk_size if locate is None else None
+            if chunk_size:
                 score_fn, score_args = self._score_with_explicit_weights()
             result = attend(
                 projected_query,
@@ -238,20 +286,19 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
                 score_fn,
                 mask=mask,
                 dropout_fn=dropout_fn,
-                query_chunk_size=self.query_chunk_size,
+                query_chunk_size=chunk_size,
                 return_weights=return_attention_scores,
                 score_args=score_args,
             )
             output, weights = result if return_attention_scores else (result, None)
         output = ops.cast(output, self.compute_dtype)
+        results = [output]
+        if return_attention_scores:
+            results.append(ops.cast(weights, self.compute_dtype))
+        results.extend(extras)
         if single_step:
-            output = ops.squeeze(output, 1)
-        if not return_attention_scores:
-            return output
-        weights = ops.cast(weights, self.compute_dtype)
-        if single_step:
-            weights = ops.squeeze(weights, 1)
-        return output, weights
+            results = [ops.squeeze(x, 1) for x in results]
+        return results[0] if len(results) == 1 else tuple(results)
 
     def _score_with_explicit_weights(self):
         """`self.score` as a function of the layer's weight values.
