@@ -7,6 +7,9 @@ BACKENDS ?= tensorflow jax torch
 # The CPU wheel of torch; an unpinned torch pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+# pytest-xdist workers per backend run: JAX and TensorFlow tests are mostly
+# single-threaded compilation and Python overhead, so two workers use both cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test test-% lint format benchmark clean
 
@@ -31,7 +34,7 @@ format: install
 
 # One pytest process per backend (a Keras process has one backend).
 test-%: install
-	KERAS_BACKEND=$* $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
+	KERAS_BACKEND=$* $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS) tests
 
 test: install
 	@status=0; $(MAKE) --no-print-directory lint || status=1; \
@@ -43,6 +46,7 @@ test: install
 benchmark: install
 	$(PY) benchmarks/additive_chunking.py
 	$(PY) benchmarks/sliding_window.py --backend all
+	$(PY) benchmarks/multi_head.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site
