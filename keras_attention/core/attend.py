@@ -33,8 +33,8 @@ def _attend_dense(query, key, value, score_fn, mask, dropout_fn, score_args=()):
     return output, weights
 
 
-def _executing_eagerly():
-    """Whether ops run one by one, in program order (torch, eager TensorFlow).
+def _executing_eagerly(x):
+    """Whether ops on `x` run one by one, in program order (torch, eager TF).
 
     Otherwise (JAX, TensorFlow graphs and XLA) a compiler schedules the
     program: independent chunks written as a Python loop may then be alive
@@ -44,9 +44,9 @@ def _executing_eagerly():
     if backend == "torch":
         return True
     if backend == "tensorflow":
-        import tensorflow as tf  # a dispatch check only: no math is done with it
-
-        return tf.executing_eagerly()
+        # Eager tensors have `.numpy()`; the symbolic tensors of a traced
+        # graph (`tf.function`, with or without XLA) do not.
+        return hasattr(x, "numpy")
     return False
 
 
@@ -217,7 +217,7 @@ def attend(
             ops.concatenate(outputs, axis=-2),
             ops.concatenate(all_weights, axis=-2),
         )
-    if query_length is not None and _executing_eagerly():
+    if query_length is not None and _executing_eagerly(query):
         chunked = _attend_chunked_static
     else:
         chunked = _attend_chunked_sequential
