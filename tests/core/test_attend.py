@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -95,4 +96,38 @@ def test_attend_weights_float32_and_value_dtype_output():
     assert str(np_(weights).dtype) == "float32"
     np.testing.assert_allclose(
         np_(weights), np_(masked_softmax(np_(dot_score(q, k)), mask)), atol=1e-6
+    )
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="memory layout is PyTorch's concern: TensorFlow's transpose copies, "
+    "and XLA (JAX, TF jit) chooses the layouts itself",
+)
+@pytest.mark.parametrize("mask", [False, True])
+def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, mask):
+    import torch
+
+    # The kernel runs on `x.transpose(1, 2)` of what Keras receives: that
+    # view must be contiguous, i.e. the memory heads-first.
+    seen = []
+    dot_product_attention = keras.ops.dot_product_attention
+
+    def recording(query, key, value, *args, **kwargs):
+        seen.append(
+            [torch.transpose(x, 1, 2).is_contiguous() for x in (query, key, value)]
+        )
+        return dot_product_attention(query, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(keras.ops, "dot_product_attention", recording)
+    rng = np.random.default_rng(0)
+    # (batch, T, heads, d), as projections make them: heads-first is strided.
+    q, k, v = (rng.normal(size=(2, 7, 3, 4)).astype("float32") for _ in range(3))
+    valid = np.arange(7)[None, :] < np.array([[5], [7]])  # key padding
+    m = valid[:, None, None, :] if mask else None
+    out = fused_attention(q, k, v, mask=m)
+    assert seen == [[True, True, True]]
+    expected, _ = reference(*(np.transpose(x, (0, 2, 1, 3)) for x in (q, k, v)), m)
+    np.testing.assert_allclose(
+        np_(out), np.transpose(expected, (0, 2, 1, 3)), rtol=1e-5, atol=1e-5
     )
