@@ -5,7 +5,9 @@ Offline pairs generated from installed packages (the `datasets` extra,
 `pip install "keras3-attention[datasets]"`): `numbers` and `number_lists`
 (English -> German number words, `num2words`) and `dates` (dates between
 locales, `babel`). Then `make_splits`, `Vocabulary` and `encode_pairs` turn
-pairs into padded int32 arrays for an encoder-decoder model.
+pairs into padded int32 arrays for an encoder-decoder model;
+`translation_task` does the splitting and the vocabularies of the tutorials'
+task in one call.
 
 This module imports neither `num2words` nor `babel`; they load on first use.
 """
@@ -21,6 +23,10 @@ from keras_attention.datasets.number_words import (
     numbers,
     sample_numbers,
     split_german_number_words,
+)
+from keras_attention.datasets.tasks import (
+    TranslationTask,
+    translation_task,
 )
 from keras_attention.datasets.text import (
     END,
@@ -45,6 +51,7 @@ __all__ = [
     "START",
     "UNK",
     "TranslationData",
+    "TranslationTask",
     "Vocabulary",
     "anki_url",
     "dates",
@@ -65,4 +72,5 @@ __all__ = [
     "sample_numbers",
     "split_german_number_words",
     "tokenize_words",
+    "translation_task",
 ]
