@@ -5,11 +5,49 @@ need it: install it (`pip install matplotlib`, or the `test`/`docs` extras)
 to plot.
 """
 
+import sys
+
 import numpy as np
 
-__all__ = ["plot_attention", "plot_attention_heads"]
+__all__ = ["get_pyplot", "plot_attention", "plot_attention_heads"]
 
 PAD_TOKEN = "<pad>"
+
+
+def get_pyplot():
+    """`matplotlib.pyplot`, ready for a script or a notebook; `None` without it.
+
+    In a plain script (no IPython kernel running) this first selects
+    matplotlib's non-interactive `"Agg"` backend, so figures are written to
+    files and no window opens (nor fails to open on a machine without a
+    display); in a notebook the notebook's own backend is kept, so figures
+    show inline. The tutorials use it before they draw.
+
+    Returns:
+        The `matplotlib.pyplot` module, or `None` if matplotlib is not
+        installed (`pip install matplotlib`).
+
+    Example:
+
+    ```python
+    from keras_attention.plot import get_pyplot
+
+    plt = get_pyplot()
+    if plt is not None:
+        figure, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        plt.close(figure)
+    ```
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _to_numpy(weights):

@@ -64,6 +64,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_attention  # noqa: E402
+from keras_attention.plot import get_pyplot  # noqa: E402
 
 QUICK = "--quick" in sys.argv[1:] or os.environ.get(
     "KERAS_ATTENTION_QUICK", ""
@@ -293,13 +294,9 @@ for row, question in enumerate(questions):
 # `KERAS_ATTENTION_FIGURE` environment variable, or to a new temporary folder.
 
 # %%
-try:
-    import matplotlib
-
-    if "ipykernel" not in sys.modules:
-        matplotlib.use("Agg")  # a plain script: write the file, open no window
-    import matplotlib.pyplot as plt
-except ImportError:
+# Agg in a script (files, no window), the notebook's backend in a notebook.
+plt = get_pyplot()
+if plt is None:
     print("matplotlib is not installed: skipping the heatmap")
 else:
     figure_path = os.environ.get("KERAS_ATTENTION_FIGURE") or os.path.join(

@@ -45,7 +45,6 @@
 # %%
 import argparse
 import os
-import sys
 import tempfile
 import time
 
@@ -58,6 +57,7 @@ from keras import ops  # noqa: E402
 import keras_attention  # noqa: E402
 from keras_attention import datasets  # noqa: E402
 from keras_attention.decoding import beam_search, greedy_search  # noqa: E402
+from keras_attention.plot import get_pyplot, plot_attention_heads  # noqa: E402
 
 parser = argparse.ArgumentParser(description="English to German with a Transformer.")
 parser.add_argument("--quick", action="store_true", help="the small, fast setting")
@@ -102,6 +102,7 @@ start_time = time.perf_counter()
 # %% [markdown]
 # ## Data
 #
+# `datasets.translation_task` builds the task (the RNN tutorial's too).
 # `datasets.number_lists` draws distinct lists of 1 to 6 numbers below 1000
 # (each digit count equally likely) and spells them with `num2words` in both
 # languages. We add the 100 single numbers 0..99 and keep them in the training
@@ -121,32 +122,16 @@ start_time = time.perf_counter()
 # attention maps at the end.
 
 # %%
-if NUMBERS:
-    pairs = datasets.number_lists(
-        TRAIN_SIZE + TEST_SIZE, max_numbers=MAX_NUMBERS, seed=SEED
-    )
-    small_numbers = datasets.number_pairs(range(100))
-    data = datasets.make_splits(
-        pairs + small_numbers,
-        validation=0,
-        test=TEST_SIZE,
-        seed=SEED,
-        keep_in_train=small_numbers,
-    )
-    source_vocab = datasets.Vocabulary.build(data.train_sources, "words")
-    target_vocab = datasets.Vocabulary.build(data.train_targets, "german_numbers")
-else:
-    pairs = datasets.load_anki_pairs(
-        args.language,
-        path=args.anki_path,
-        num_examples=TRAIN_SIZE + TEST_SIZE,
-        lowercase=True,
-    )
-    data = datasets.make_splits(pairs, validation=0, test=TEST_SIZE, seed=SEED)
-    # Words seen once in training would hardly be learned: they become <unk>.
-    source_vocab = datasets.Vocabulary.build(data.train_sources, "words", min_count=2)
-    target_vocab = datasets.Vocabulary.build(data.train_targets, "words", min_count=2)
-
+task = datasets.translation_task(
+    args.corpus,
+    train_size=TRAIN_SIZE,
+    test_size=TEST_SIZE,
+    seed=SEED,
+    max_numbers=MAX_NUMBERS,
+    language=args.language,
+    path=args.anki_path,
+)
+data, source_vocab, target_vocab = task.data, task.source_vocab, task.target_vocab
 train = datasets.encode_pairs(data.train, source_vocab, target_vocab)
 SOURCE_LENGTH = train["source"].shape[1]
 TARGET_LENGTH = train["decoder_input"].shape[1]  # target tokens + 1
@@ -540,17 +525,11 @@ for head in range(NUM_HEADS):
 # environment variable, or to a new temporary folder.
 
 # %%
-try:
-    import matplotlib
-
-    if "ipykernel" not in sys.modules:
-        matplotlib.use("Agg")  # a plain script: write the file, open no window
-    import matplotlib.pyplot as plt
-except ImportError:
+# Agg in a script (files, no window), the notebook's backend in a notebook.
+plt = get_pyplot()
+if plt is None:
     print("matplotlib is not installed: skipping the heatmaps")
 else:
-    from keras_attention.plot import plot_attention_heads
-
     figure_path = os.environ.get("KERAS_ATTENTION_FIGURE") or os.path.join(
         tempfile.mkdtemp(prefix="keras_attention_"), "cross_attention.png"
     )
@@ -560,7 +539,6 @@ else:
     figure.suptitle(f"Cross-attention of the last decoder block ({BACKEND})")
     figure.tight_layout()
     figure.savefig(figure_path, dpi=90)
-    plt.close(figure)
     print(f"heatmaps written to {figure_path}")
 
 # %% [markdown]

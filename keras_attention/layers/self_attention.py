@@ -92,8 +92,10 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         rope_max_wavelength: RoPE's longest wavelength.
         kernel_initializer: initializer of the kernels and score vectors.
         bias_initializer: initializer of the biases.
-        kernel_regularizer, bias_regularizer, kernel_constraint,
-            bias_constraint: for the kernels and biases.
+        kernel_regularizer: regularizer of the kernels.
+        bias_regularizer: regularizer of the biases.
+        kernel_constraint: constraint of the kernels.
+        bias_constraint: constraint of the biases.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
