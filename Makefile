@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # single-threaded compilation and Python overhead, so two workers use both cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-% lint format benchmark clean
+.PHONY: install demo test test-% lint format benchmark docs clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed
 
+# RNN translation with and without attention, quick mode: prints the results
+# table, writes the attention heatmaps and accuracy against length (PNG files
+# in the current directory).
 demo: install
-	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(PY) tutorials/quickstart.py
+	KERAS_ATTENTION_QUICK=1 KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(PY) tutorials/translation_rnn.py
 
 lint: install
 	$(PY) -m ruff check .
@@ -47,6 +50,19 @@ benchmark: install
 	$(PY) benchmarks/additive_chunking.py
 	$(PY) benchmarks/sliding_window.py --backend all
 	$(PY) benchmarks/multi_head.py
+
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+# The MkDocs site in site/, with the tutorials executed in quick mode (a few
+# minutes on JAX); their figures are shown inline and the PNG files go to
+# build/docs-figures/, not into the working tree.
+docs: $(VENV)/.docs-installed
+	mkdir -p build/docs-figures
+	KERAS_ATTENTION_QUICK=1 KERAS_BACKEND=$${KERAS_BACKEND:-jax} \
+	KERAS_ATTENTION_FIGURE=$(CURDIR)/build/docs-figures/figure.png \
+	$(PY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site
