@@ -18,7 +18,9 @@ The loops are `keras.ops.while_loop`s over fixed-shape buffers, so the same
 code runs eagerly on every backend and compiles under `jax.jit` and
 `tf.function(jit_compile=True)`. Each loop stops early once every sequence
 has emitted `end_token`; positions after the end token hold `pad_token`.
-Decoding computes no gradients.
+Decoding computes no gradients: the logits and the state are cut from the
+autograd graph at every step (`ops.stop_gradient`), so eager PyTorch does not
+keep a graph that grows with every token.
 """
 
 import numbers
@@ -168,7 +170,10 @@ class _State:
                     f"tensor of shape {tuple(old.shape)} came back with shape "
                     f"{tuple(new.shape)}."
                 )
-            leaves.append(ops.cast(new, old.dtype))
+            # No gradient flows through decoding: cutting it here keeps eager
+            # PyTorch from holding every step's autograd graph (the state of
+            # step t would otherwise reference all steps before it).
+            leaves.append(ops.stop_gradient(ops.cast(new, old.dtype)))
         return tuple(leaves)
 
 
@@ -190,7 +195,7 @@ def _call_step(step_fn, tokens, state, leaves, index):
             f"received {type(outputs).__name__}."
         )
     logits, new_state = outputs
-    logits = ops.cast(ops.convert_to_tensor(logits), "float32")
+    logits = ops.stop_gradient(ops.cast(ops.convert_to_tensor(logits), "float32"))
     if len(logits.shape) != 2 or logits.shape[-1] is None:
         raise ValueError(
             "`step_fn` must return logits of shape `(batch, vocab)` with a known "

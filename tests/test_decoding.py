@@ -380,6 +380,31 @@ DECODERS = {
 }
 
 
+@pytest.mark.skipif(
+    BACKEND != "torch",
+    reason="only eager PyTorch records an autograd graph in a forward loop; JAX "
+    "and TensorFlow record nothing outside a gradient transformation or tape",
+)
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_decoding_keeps_no_autograd_graph_across_steps(decoder):
+    # A trainable weight in the step: without the cut, the state of step t
+    # would carry the autograd graph of every step before it.
+    weight = keras.Variable(np.full((3, 3), 0.5, "float32"))
+    received = []
+
+    def step_fn(tokens, state, index):
+        received.append(state["h"].requires_grad)
+        h = ops.tanh(ops.matmul(state["h"], weight))
+        return ops.matmul(h, weight), {"h": h}
+
+    start = np.zeros((2,), "int32")
+    tokens, scores = DECODERS[decoder](
+        step_fn, start, {"h": np.ones((2, 3), "float32")}, 5
+    )
+    assert len(received) >= 5 and not any(received)
+    assert not scores.requires_grad and not tokens.requires_grad
+
+
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
 def test_end_token_padding_and_early_stop(decoder):
     """Items end at steps 4, 1, 3 and 2; everything after is padding, and

@@ -232,11 +232,12 @@ def _heads_first_memory(x):
     PyTorch's fused kernels take `(batch, heads, T, d)`; Keras' torch
     `dot_product_attention` transposes its `(batch, T, heads, d)` inputs to
     that layout as strided views, and the flash kernels are slower on those
-    than on contiguous memory. Reshaping the transposed view copies it into
-    contiguous heads-first memory once (the copy Keras' non-flash branch makes
-    anyway); the transpose back is a view, which Keras' transpose undoes, so
-    the kernel reads contiguous tensors. `ops.transpose` is a view in torch;
-    the reshape is what copies (a no-op for one step or one head).
+    than on contiguous memory (Keras' other branch, taken with a mask, makes
+    them contiguous itself). Reshaping the transposed view copies it into
+    contiguous heads-first memory once; the transpose back is a view, which
+    Keras' transpose undoes, so the kernel reads contiguous tensors.
+    `ops.transpose` is a view in torch; the reshape is what copies (a no-op
+    for one step or one head).
     """
     batch, length, heads, dim = ops.shape(x)
     x = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (batch * heads, length, dim))
@@ -271,9 +272,11 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         # only for 1 < kv_heads < heads; its einsum cannot broadcast one head.
         key = ops.repeat(key, heads, axis=2)
         value = ops.repeat(value, heads, axis=2)
-    if keras.backend.backend() == "torch":
-        query, key, value = (_heads_first_memory(x) for x in (query, key, value))
     if mask is None:
+        if keras.backend.backend() == "torch":
+            # Only the unmasked call can reach the flash kernels; with a mask,
+            # Keras makes the tensors contiguous itself.
+            query, key, value = (_heads_first_memory(x) for x in (query, key, value))
         return ops.dot_product_attention(
             query, key, value, scale=scale, is_causal=is_causal
         )

@@ -118,7 +118,9 @@ class _BlockBase(keras.layers.Layer):
         """`x + f(norm(x))` (pre-norm) or `norm(x + f(x))` (post-norm)."""
         y = norm(x) if self.norm_first else x
         y, extra = sublayer(y)
-        y = dropout(y, training=training) + x
+        if self.dropout > 0 and training:  # skip the layer call otherwise
+            y = dropout(y, training=training)
+        y = y + x
         return (y if self.norm_first else norm(y)), extra
 
     def _feedforward(self, x, training):

@@ -104,12 +104,14 @@ def test_attend_weights_float32_and_value_dtype_output():
     reason="memory layout is PyTorch's concern: TensorFlow's transpose copies, "
     "and XLA (JAX, TF jit) chooses the layouts itself",
 )
-@pytest.mark.parametrize("mask", [False, True])
-def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, mask):
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, is_causal):
     import torch
 
-    # The kernel runs on `x.transpose(1, 2)` of what Keras receives: that
-    # view must be contiguous, i.e. the memory heads-first.
+    # Without a mask Keras may pick the flash kernel, which runs on
+    # `x.transpose(1, 2)` of what Keras receives: that view must be
+    # contiguous, i.e. the memory heads-first. (With a mask Keras makes the
+    # tensors contiguous itself.)
     seen = []
     dot_product_attention = keras.ops.dot_product_attention
 
@@ -123,10 +125,9 @@ def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, mask):
     rng = np.random.default_rng(0)
     # (batch, T, heads, d), as projections make them: heads-first is strided.
     q, k, v = (rng.normal(size=(2, 7, 3, 4)).astype("float32") for _ in range(3))
-    valid = np.arange(7)[None, :] < np.array([[5], [7]])  # key padding
-    m = valid[:, None, None, :] if mask else None
-    out = fused_attention(q, k, v, mask=m)
+    out = fused_attention(q, k, v, is_causal=is_causal)
     assert seen == [[True, True, True]]
+    m = np.tril(np.ones((7, 7), bool)) if is_causal else None
     expected, _ = reference(*(np.transpose(x, (0, 2, 1, 3)) for x in (q, k, v)), m)
     np.testing.assert_allclose(
         np_(out), np.transpose(expected, (0, 2, 1, 3)), rtol=1e-5, atol=1e-5
