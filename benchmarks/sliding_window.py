@@ -1,13 +1,30 @@
 """Blocked sliding-window attention vs full masked attention: time and memory.
 
 For each sequence length `T`, causal self-attention with a window of `w` keys
-(default 128) on `(batch=1, heads=4, T, 64)` float32 inputs (256 model dims)
-runs two ways:
+(default 128) on `(batch=1, heads=4, T, 64)` inputs (256 model dims; float32
+by default, `--dtype bfloat16` on a GPU) runs three ways:
 
-- windowed: `keras_attention.core.windowed.sliding_window_attention`
-  (blockwise, O(T * w));
+- windowed: what `MultiHeadAttention(window=w)` runs on its projected
+  `(batch, T, heads, dim)` heads: the fused windowed kernel where one
+  applies (GPU), else the blocked
+  `keras_attention.core.windowed.sliding_window_attention` (O(T * w)),
+  with its two layout transposes;
+- fused: the bare fused kernel,
+  `keras_attention.core.fused_window.fused_sliding_window_attention`
+  (JAX: cuDNN through `jax.nn.dot_product_attention`, causal windows in
+  float16/bfloat16; torch: compiled `flex_attention`, CUDA). Where there is
+  none (CPU, TensorFlow) it is reported as unavailable, once per backend;
 - full: `reference_sliding_window_attention`, i.e. `attend` with a full
   `(T, T)` band mask (O(T^2)).
+
+On a GPU, calls are timed up to `block_until_ready` (JAX) or
+`torch.cuda.synchronize()` instead of copying the output to the host, and the
+result also records the device's peak memory (`device_peak_mb`: JAX's
+`peak_bytes_in_use` of the process, torch's `max_memory_allocated` of the
+measured call). The table then shows windowed/fused, whose target is <= 1.3:
+
+    python benchmarks/sliding_window.py --backend jax --dtype bfloat16 \
+        --heads 16 --head-dim 64 --window 256 --lengths 4096 16384 65536
 
 Every (backend, T, method) runs in a fresh subprocess with `KERAS_BACKEND`
 set before Keras is imported; configurations run one after the other. JAX is
@@ -52,12 +69,13 @@ import sys
 import time
 
 BACKENDS = ("tensorflow", "jax", "torch")
-METHODS = ("windowed", "full")
+METHODS = ("windowed", "fused", "full")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 MARKER = "RESULT_JSON "
 TARGETS = {"length": 8192, "memory_ratio": 8.0, "time_ratio": 4.0, "exponent": 1.2}
+FUSED_TARGET = 1.3  # windowed time / fused kernel time, on a GPU
 
 
 # --------------------------------------------------------------------------
@@ -95,6 +113,10 @@ def _maxrss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class _Unavailable(Exception):
+    """The fused method has no kernel on this backend and device."""
+
+
 def worker(args):
     os.environ["KERAS_BACKEND"] = args.backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -105,72 +127,136 @@ def worker(args):
     import numpy as np
     from keras import ops
 
+    from keras_attention.core.fused_window import fused_sliding_window_attention
     from keras_attention.core.windowed import (
         reference_sliding_window_attention,
         sliding_window_attention,
     )
 
     assert keras.backend.backend() == args.backend
-    shape = (args.batch, args.heads, args.length, args.head_dim)
+    window, scale = args.window, 1.0 / math.sqrt(args.head_dim)
+    if args.method == "full":  # (B, H, T, d), the core's layout
+        shape = (args.batch, args.heads, args.length, args.head_dim)
+    else:  # (B, T, H, d), the layer's layout
+        shape = (args.batch, args.length, args.heads, args.head_dim)
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(shape).astype("float32") for _ in range(3)]
-    attention = (
-        sliding_window_attention
-        if args.method == "windowed"
-        else reference_sliding_window_attention
-    )
 
-    def forward(q, k, v):
-        return attention(q, k, v, args.window, causal=True)
+    def to_heads_first(*xs):
+        return [ops.transpose(x, (0, 2, 1, 3)) for x in xs]
 
+    def windowed(q, k, v):  # As MultiHeadAttention._blocked does.
+        output = fused_sliding_window_attention(q, k, v, window, True, scale)
+        if output is not None:
+            return output
+        output = sliding_window_attention(
+            *to_heads_first(q, k, v), window, causal=True, scale=scale
+        )
+        return to_heads_first(output)[0]
+
+    def fused(q, k, v):
+        output = fused_sliding_window_attention(q, k, v, window, True, scale)
+        if output is None:
+            raise _Unavailable
+        return output
+
+    def full(q, k, v):
+        return reference_sliding_window_attention(
+            q, k, v, window, causal=True, scale=scale
+        )
+
+    forward = {"windowed": windowed, "fused": fused, "full": full}[args.method]
     if args.backend == "jax":
         import jax
 
-        inputs = [jax.device_put(x) for x in inputs]
+        on_gpu = jax.default_backend() == "gpu"
+        inputs = [ops.cast(jax.device_put(x), args.dtype) for x in inputs]
         fn = jax.jit(forward)
+
+        def sync(out):
+            out.block_until_ready()
+
+        def device_peak_mb():
+            stats = jax.devices()[0].memory_stats() or {}
+            return stats.get("peak_bytes_in_use", 0) / 2**20
+
     elif args.backend == "tensorflow":
         import tensorflow as tf
 
-        inputs = [tf.constant(x) for x in inputs]
+        on_gpu = False  # Timed with the output's host copy, as on CPU.
+        inputs = [tf.cast(tf.constant(x), args.dtype) for x in inputs]
         fn = tf.function(forward, jit_compile=True)
     else:
         import torch
 
         torch.set_grad_enabled(False)
-        inputs = [torch.from_numpy(x) for x in inputs]
+        on_gpu = torch.cuda.is_available()
+        # Keras' device: CUDA when there is one.
+        inputs = [ops.cast(ops.convert_to_tensor(x), args.dtype) for x in inputs]
         fn = forward
 
-    def call(args=None):
+        def sync(out):
+            torch.cuda.synchronize()
+
+        def device_peak_mb():
+            return torch.cuda.max_memory_allocated() / 2**20
+
+    def to_numpy(out):
+        if args.dtype != "float32":
+            out = ops.cast(out, "float32")
+        return ops.convert_to_numpy(out)
+
+    def call(args=None, check=False):
+        out = fn(*(args or inputs))
+        if on_gpu and not check:
+            sync(out)  # Waits for the kernels; no host copy in the timing.
+            return None
         # Converting the small (B, H, T, 64) output also waits for async work.
-        return ops.convert_to_numpy(fn(*(args or inputs)))
+        return to_numpy(out)
 
     def measure_peak(release):
         gc.collect()
         released = _release_freed_memory() if release else False
         gc.collect()
+        if on_gpu and args.backend == "torch":
+            torch.cuda.reset_peak_memory_stats()
         reset = _reset_peak_rss()
         before = _maxrss_mb()
         start = time.perf_counter()
-        out = call()
+        out = call(check=True)
         seconds = time.perf_counter() - start
         assert np.all(np.isfinite(out))
         return _maxrss_mb() - before, before, seconds, reset, released
 
-    if args.backend == "tensorflow":
-        # TensorFlow keeps freed memory inside the process (RSS never drops),
-        # so only the first call at a shape shows its peak. Initialise XLA on
-        # a short sequence first, so that only this shape's compilation is in.
-        small = min(args.length, 2 * args.window)
-        call([x[:, :, :small] for x in inputs])
-        peak, before, first_s, reset, released = measure_peak(release=False)
-        memory_method = "first call at this T (includes its XLA compilation)"
-        call()  # Warm-up 2.
-    else:
-        start = time.perf_counter()
-        call()  # Warm-up 1 (compiles).
-        first_s = time.perf_counter() - start
-        call()  # Warm-up 2.
-        memory_method = "call after warm-up, peak RSS reset, freed memory released"
+    try:
+        if args.backend == "tensorflow":
+            # TensorFlow keeps freed memory inside the process (RSS never
+            # drops), so only the first call at a shape shows its peak.
+            # Initialise XLA on a short sequence first, so that only this
+            # shape's compilation is in.
+            small = min(args.length, 2 * args.window)
+            time_axis = 2 if args.method == "full" else 1
+            call([x[(slice(None),) * time_axis + (slice(small),)] for x in inputs])
+            peak, before, first_s, reset, released = measure_peak(release=False)
+            memory_method = "first call at this T (includes its XLA compilation)"
+            call()  # Warm-up 2.
+        else:
+            start = time.perf_counter()
+            call()  # Warm-up 1 (compiles).
+            first_s = time.perf_counter() - start
+            call()  # Warm-up 2.
+            memory_method = "call after warm-up, peak RSS reset, freed memory released"
+    except _Unavailable:  # Reported, not replaced by another method.
+        device = "GPU" if on_gpu else "CPU"
+        reason = (
+            f"unavailable: no fused windowed kernel on {args.backend} "
+            f"({device}, {args.dtype}); fused_sliding_window_attention "
+            "returned None"
+        )
+        result = {"backend": args.backend, "method": args.method}
+        result.update({"length": args.length, "unavailable": reason})
+        print(MARKER + json.dumps(result), flush=True)
+        return
 
     times = []
     budget_s = args.time_budget
@@ -201,7 +287,11 @@ def worker(args):
         "memory_method": memory_method,
         "peak_reset": reset,
         "malloc_release": released,
+        "dtype": args.dtype,
+        "device": "gpu" if on_gpu else "cpu",
     }
+    if on_gpu:
+        result["device_peak_mb"] = device_peak_mb()
     print(MARKER + json.dumps(result), flush=True)
 
 
@@ -251,6 +341,8 @@ def _run_config(args, backend, method, length):
         str(args.heads),
         "--head-dim",
         str(args.head_dim),
+        "--dtype",
+        args.dtype,
         "--repeats",
         str(args.repeats),
         "--time-budget",
@@ -294,8 +386,14 @@ def fit_exponent(lengths, times):
 def run_backend(args, backend):
     print(f"\n## backend: {backend}", flush=True)
     measured = {method: [] for method in METHODS}
+    unavailable = None  # The fused kernel's absence, found at the first T.
     for length in args.lengths:
         for method in METHODS:
+            if method == "fused" and unavailable:
+                measured[method].append(
+                    {"length": length, "method": method, "unavailable": unavailable}
+                )
+                continue
             if method == "full":
                 need = _estimate_full_mb(args, length, measured["full"])
                 avail = _mem_available_mb()
@@ -311,7 +409,10 @@ def run_backend(args, backend):
                     continue
             result = _run_config(args, backend, method, length)
             measured[method].append(result)
-            if "error" in result:
+            if "unavailable" in result:
+                unavailable = result["unavailable"]
+                print(f"  T={length:6d} {method:8s} {unavailable}", flush=True)
+            elif "error" in result:
                 print(f"  T={length:6d} {method:8s} ERROR {result['error']}")
             else:
                 print(
@@ -334,13 +435,16 @@ def summarize(backend, measured):
         for method in METHODS:
             row[method] = entry.get(method)
         win, full = entry.get("windowed", {}), entry.get("full", {})
+        fused = entry.get("fused") or {}
         if "time_s" in win and "time_s" in full:
             row["time_ratio"] = full["time_s"] / win["time_s"]
             row["memory_ratio"] = full["peak_mb"] / max(win["peak_mb"], 1e-3)
+        if "time_s" in win and "time_s" in fused:
+            row["fused_ratio"] = win["time_s"] / fused["time_s"]
         rows.append(row)
     exponents, tail_exponents = {}, {}
     for method in METHODS:
-        ok = [r for r in measured[method] if "time_s" in r]
+        ok = [r for r in measured.get(method, []) if "time_s" in r]
         lengths, times = [r["length"] for r in ok], [r["time_s"] for r in ok]
         exponents[method] = fit_exponent(lengths, times)
         # The largest three lengths only: fixed per-call costs weigh less.
@@ -359,12 +463,22 @@ def summarize(backend, measured):
         "exponent": exponents["windowed"] is not None
         and exponents["windowed"] <= TARGETS["exponent"],
     }
-    return {
+    fused_ratios = [r["fused_ratio"] for r in rows if "fused_ratio" in r]
+    if fused_ratios:  # Only where a fused kernel ran (GPU).
+        targets["windowed_over_fused_max"] = max(fused_ratios)
+        targets["met"]["fused"] = max(fused_ratios) <= FUSED_TARGET
+    unavailable = [
+        r["unavailable"] for r in measured.get("fused", []) if "unavailable" in r
+    ]
+    summary = {
         "rows": rows,
         "exponents": exponents,
         "exponents_largest_three": tail_exponents,
         "targets": targets,
     }
+    if unavailable:
+        summary["fused_unavailable"] = unavailable[0]
+    return summary
 
 
 def _cell(row, method, key, fmt):
@@ -373,6 +487,8 @@ def _cell(row, method, key, fmt):
         return fmt(r[key])
     if "skipped" in r:
         return "skipped (memory)"
+    if "unavailable" in r:
+        return "unavailable"
     if "error" in r:
         return "error"
     return "-"
@@ -413,6 +529,27 @@ def markdown(backend, summary):
         f"({'met' if t['met']['time'] else 'NOT met'}); windowed exponent <= 1.2: "
         f"{'met' if t['met']['exponent'] else 'NOT met'}.",
     ]
+    fused_rows = [r for r in summary["rows"] if "time_s" in (r.get("fused") or {})]
+    if fused_rows:
+        lines += [
+            "",
+            "| T | windowed ms | fused ms | time windowed/fused |",
+            "|---:|---:|---:|---:|",
+        ]
+        for row in fused_rows:
+            ms = _cell(row, "windowed", "time_s", lambda v: f"{v * 1e3:.2f}")
+            fused_ms = _cell(row, "fused", "time_s", lambda v: f"{v * 1e3:.2f}")
+            fr = f"{row['fused_ratio']:.2f}" if "fused_ratio" in row else "-"
+            lines.append(f"| {row['length']} | {ms} | {fused_ms} | {fr} |")
+        worst = t.get("windowed_over_fused_max")
+        if worst is not None:
+            met = "met" if t["met"].get("fused") else "NOT met"
+            lines += [
+                "",
+                f"Target windowed/fused <= {FUSED_TARGET}: {worst:.2f} ({met}).",
+            ]
+    if summary.get("fused_unavailable"):
+        lines += ["", f"fused: {summary['fused_unavailable']}."]
     return "\n".join(lines)
 
 
@@ -423,11 +560,13 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"windowed": "-o", "full": "--s"}
+    styles = {"windowed": "-o", "fused": ":^", "full": "--s"}
     colors = {backend: f"C{i}" for i, backend in enumerate(BACKENDS)}
     for backend, summary in sorted(results["backends"].items()):
         for method in METHODS:
-            ok = [r[method] for r in summary["rows"] if "time_s" in (r[method] or {})]
+            ok = [
+                r[method] for r in summary["rows"] if "time_s" in (r.get(method) or {})
+            ]
             if not ok:
                 continue
             lengths = [r["length"] for r in ok]
@@ -469,6 +608,12 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16"),
+        help="input dtype (bfloat16 for the fused kernels on a GPU)",
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
         "--time-budget", type=float, default=20.0, help="seconds of timed calls"
@@ -508,7 +653,7 @@ def main(argv=None):
         "heads": args.heads,
         "head_dim": args.head_dim,
         "causal": True,
-        "dtype": "float32",
+        "dtype": args.dtype,
     }
     results = {"config": config, "backends": {}}
     if os.path.exists(json_path) and not args.no_save:

@@ -1,6 +1,7 @@
 """The functional core every layer calls: masks, scores, attention."""
 
 from keras_attention.core.attend import attend, fused_attention
+from keras_attention.core.fused_window import fused_sliding_window_attention
 from keras_attention.core.masking import (
     band_mask,
     causal_mask,
@@ -35,6 +36,7 @@ __all__ = [
     "compute_attention_mask",
     "dot_score",
     "fused_attention",
+    "fused_sliding_window_attention",
     "general_score",
     "location_score",
     "masked_softmax",

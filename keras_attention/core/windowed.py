@@ -30,6 +30,11 @@ blocked weights as it would to the full ones.
 `O(T^2)` way (`attend` with a full band mask); `blocked_window_is_cheaper`
 tells a caller which of the two to use, and `use_blocked_window` adds the
 shape conditions a layer checks first (equal query and key lengths).
+
+On a GPU, `keras_attention.core.fused_window.fused_sliding_window_attention`
+computes the same window with a backend's fused kernel (cuDNN in JAX,
+`flex_attention` in torch) where one applies; `MultiHeadAttention` tries it
+first and falls back to `sliding_window_attention` here.
 """
 
 import math

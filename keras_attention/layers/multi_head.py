@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.core.attend import attend, fused_attention
+from keras_attention.core.fused_window import fused_sliding_window_attention
 from keras_attention.core.masking import (
     band_mask,
     combine_masks,
@@ -61,6 +62,13 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
     time and memory grow as `O(T * w)` rather than `O(T^2)` (RoPE, ALiBi,
     grouped heads, padding masks and dropout included). Otherwise it masks
     the full `(Tq, Tk)` scores with a band mask; both give the same result.
+    On a GPU, without padding masks, ALiBi or active dropout, the blocked
+    case first tries the backend's fused windowed kernel (JAX: cuDNN via
+    `jax.nn.dot_product_attention`, causal windows in float16/bfloat16;
+    torch: compiled `flex_attention`;
+    `keras_attention.core.fused_window.fused_sliding_window_attention`)
+    and keeps the blocked form as the equal fallback; on CPU and TensorFlow
+    nothing changes.
 
     For incremental decoding pass `cache` (`(batch, 2, max_length,
     num_key_value_heads, key_dim)`, zeros to start) and
@@ -82,7 +90,10 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         use_bias: whether the projections have biases.
         output_dim: size of the output (default: the query's last axis).
         score: `"scaled_dot"`, `"additive"` or `"general"`.
-        window: sliding-window size (`None`: unrestricted).
+        window: sliding-window size (`None`: unrestricted): the `window`
+            most recent keys with `use_causal_mask=True`, else `window` keys
+            on each side. Long self-attention runs it blockwise in
+            `O(T * window)`, or through a fused GPU kernel (see above).
         position_embedding: `None`, `"rope"` or `"alibi"`.
         rope_max_wavelength: RoPE's longest wavelength.
         kernel_initializer: initializer of the projection kernels.
@@ -441,7 +452,20 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         return results[0] if len(results) == 1 else tuple(results)
 
     def _blocked(self, q, k, v, causal, query_mask, key_mask, training):
-        """Blocked sliding-window attention on `(batch, T, heads, dim)` inputs."""
+        """Sliding-window attention on `(batch, T, heads, dim)` inputs.
+
+        A backend's fused windowed kernel when one applies (GPU; no padding
+        masks, ALiBi or active dropout), else the blocked `keras.ops` form.
+        """
+        scale = 1.0 / math.sqrt(self.key_dim)
+        alibi = self.position_embedding == "alibi"
+        dropout_active = self.dropout > 0 and training
+        if query_mask is None and key_mask is None and not alibi and not dropout_active:
+            output = fused_sliding_window_attention(
+                q, k, v, self.window, causal=causal, scale=scale
+            )
+            if output is not None:
+                return output
         groups = self.num_heads // self._kv_heads
         q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
         if groups > 1:
@@ -459,14 +483,10 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             v,
             self.window,
             causal=causal,
-            scale=1.0 / math.sqrt(self.key_dim),
+            scale=scale,
             query_mask=query_mask,
             key_mask=key_mask,
-            alibi_slopes=(
-                alibi_slopes(self.num_heads)
-                if self.position_embedding == "alibi"
-                else None
-            ),
+            alibi_slopes=alibi_slopes(self.num_heads) if alibi else None,
             dropout_fn=dropout_fn,
         )
         return ops.transpose(output, (0, 2, 1, 3))
