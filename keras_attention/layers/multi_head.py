@@ -348,10 +348,11 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
                     k, ops.arange(ops.shape(k)[1]) + offset, self.rope_max_wavelength
                 )
         if cache is not None and cache_update_index is not None:
-            start = [0, offset, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-            cache = ops.stack([k, v], axis=1)
+            # One update of the whole cache (eager backends copy it once),
+            # then its key and value halves.
+            new = ops.cast(ops.stack([k, v], axis=1), cache.dtype)
+            cache = ops.slice_update(cache, [0, 0, offset, 0, 0], new)
+            k, v = cache[:, 0], cache[:, 1]
             # Keys past the written positions are not valid yet.
             use_causal_mask = True
             value_mask = key_mask = None
