@@ -278,7 +278,11 @@ class TransformerDecoderBlock(_BlockBase):
     (normalisations omitted). For incremental decoding pass
     `self_attention_cache` (`(batch, 2, max_length, kv_heads, key_dim)`,
     zeros to start) and `self_attention_cache_update_index`; the block then
-    returns `(outputs, updated_cache)`.
+    returns `(outputs, updated_cache)`. With `return_attention_scores=True`
+    it also returns the attention weights of each head, as a dict
+    `{"self_attention": (batch, heads, length, keys), "cross_attention":
+    (batch, heads, length, source_length)}` (cross-attention only with an
+    encoder sequence), after the outputs and before the cache.
 
     Args:"""
         + _SHARED_ARGS
@@ -295,10 +299,13 @@ class TransformerDecoderBlock(_BlockBase):
         use_causal_mask: causal self-attention (default `True`).
         self_attention_cache: optional KV cache of the self-attention.
         self_attention_cache_update_index: position of the first new step.
+        return_attention_scores: also return the attention weights (the
+            explicit, slower path of `MultiHeadAttention`).
         training: whether dropout is active.
 
     Returns:
-        `(batch, length, hidden)`, and the updated cache when a cache is
+        `(batch, length, hidden)`; then the dict of attention weights when
+        `return_attention_scores`; then the updated cache when a cache is
         given.
 
     Example:
@@ -345,6 +352,7 @@ class TransformerDecoderBlock(_BlockBase):
         use_causal_mask=True,
         self_attention_cache=None,
         self_attention_cache_update_index=None,
+        return_attention_scores=False,
         training=None,
         decoder_sequence_mask=None,
         encoder_sequence_mask=None,
@@ -376,45 +384,77 @@ class TransformerDecoderBlock(_BlockBase):
                     "value_mask": decoder_padding_mask,
                 }
             result = self.self_attention(
-                y, y, use_causal_mask=use_causal_mask, training=training, **kwargs
+                y,
+                y,
+                use_causal_mask=use_causal_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+                **kwargs,
             )
-            return result if cached else (result, None)
+            if not isinstance(result, tuple):
+                return result, ()
+            return result[0], result[1:]  # (scores?, cache?), in that order
 
-        x, cache = self._residual(
+        x, extra = self._residual(
             decoder_sequence,
             self.self_attention_norm,
             self.self_attention_dropout,
             self_attention,
             training,
         )
+        scores = {"self_attention": extra[0]} if return_attention_scores else None
         if has_encoder:
 
             def cross_attention(y):
-                out = self.cross_attention(
+                result = self.cross_attention(
                     y,
                     encoder_sequence,
                     query_mask=None if cached else decoder_padding_mask,
                     value_mask=encoder_padding_mask,
+                    return_attention_scores=return_attention_scores,
                     training=training,
                 )
-                return out, None
+                return result if return_attention_scores else (result, None)
 
-            x, _ = self._residual(
+            x, cross_scores = self._residual(
                 x,
                 self.cross_attention_norm,
                 self.cross_attention_dropout,
                 cross_attention,
                 training,
             )
+            if return_attention_scores:
+                scores["cross_attention"] = cross_scores
         x = self._feedforward(x, training)
-        return (x, cache) if cached else x
+        results = (x,)
+        if return_attention_scores:
+            results += (scores,)
+        if cached:
+            results += (extra[-1],)
+        return results[0] if len(results) == 1 else results
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return tuple(decoder_sequence_shape)
 
     def compute_output_spec(self, decoder_sequence, encoder_sequence=None, **kwargs):
         output = keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype)
+        results = (output,)
         cache = kwargs.get("self_attention_cache")
-        if cache is None:
-            return output
-        return output, keras.KerasTensor(cache.shape, dtype=cache.dtype)
+        if kwargs.get("return_attention_scores"):
+            batch, length = decoder_sequence.shape[:2]
+            keys = length if cache is None else cache.shape[2]
+            heads = self.num_heads
+            scores = {
+                "self_attention": keras.KerasTensor(
+                    (batch, heads, length, keys), dtype=self.compute_dtype
+                )
+            }
+            if encoder_sequence is not None:
+                scores["cross_attention"] = keras.KerasTensor(
+                    (batch, heads, length, encoder_sequence.shape[1]),
+                    dtype=self.compute_dtype,
+                )
+            results += (scores,)
+        if cache is not None:
+            results += (keras.KerasTensor(cache.shape, dtype=cache.dtype),)
+        return results[0] if len(results) == 1 else results

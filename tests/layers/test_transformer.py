@@ -76,6 +76,69 @@ def test_cached_decoder_equals_full_pass(norm_first):
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
 
 
+def test_decoder_returns_the_attention_scores_it_used():
+    x = RNG.normal(size=(2, 5, 8)).astype("float32")
+    source = RNG.normal(size=(2, 4, 6)).astype("float32")
+    source_mask = np.array([[True] * 4, [True, True, False, False]])
+    block = TransformerDecoderBlock(12, 2)
+    plain = block(x, source, encoder_padding_mask=source_mask)
+    out, scores = block(
+        x, source, encoder_padding_mask=source_mask, return_attention_scores=True
+    )
+    np.testing.assert_allclose(to_numpy(out), to_numpy(plain), atol=1e-5)
+    assert sorted(scores) == ["cross_attention", "self_attention"]
+    self_w = to_numpy(scores["self_attention"])
+    cross_w = to_numpy(scores["cross_attention"])
+    assert self_w.shape == (2, 2, 5, 5) and cross_w.shape == (2, 2, 5, 4)
+    assert np.all(np.triu(self_w, 1) == 0)  # causal
+    np.testing.assert_allclose(cross_w.sum(-1), 1.0, atol=1e-5)
+    assert np.all(cross_w[1, :, :, 2:] == 0)  # padded source positions
+    # The same weights as the cross-attention sublayer's, run by hand
+    # (post-norm: it sees the normalised self-attention residual).
+    xt = ops.convert_to_tensor(x)
+    h = block.self_attention_norm(
+        xt + block.self_attention(xt, xt, use_causal_mask=True)
+    )
+    _, expected = block.cross_attention(
+        h, source, value_mask=source_mask, return_attention_scores=True
+    )
+    np.testing.assert_allclose(cross_w, to_numpy(expected), atol=1e-5)
+
+
+def test_cached_gpt_block_returns_scores_before_the_cache():
+    x = RNG.normal(size=(1, 4, 8)).astype("float32")
+    block = TransformerDecoderBlock(12, 2)
+    block(x)
+    cache = ops.zeros((1, 2, 4, 2, 4))
+    _, plain_cache = block(
+        x[:, :1], self_attention_cache=cache, self_attention_cache_update_index=0
+    )
+    out, scores, new_cache = block(
+        x[:, :1],
+        self_attention_cache=cache,
+        self_attention_cache_update_index=0,
+        return_attention_scores=True,
+    )
+    np.testing.assert_allclose(to_numpy(new_cache), to_numpy(plain_cache), atol=1e-6)
+    weights = to_numpy(scores["self_attention"])
+    assert list(scores) == ["self_attention"] and weights.shape == (1, 2, 1, 4)
+    np.testing.assert_allclose(weights[..., 0], 1.0, atol=1e-6)  # only key 0
+
+
+def test_decoder_scores_in_a_functional_model():
+    target = keras.Input((5, 8))
+    source = keras.Input((4, 6))
+    out, scores = TransformerDecoderBlock(12, 2)(
+        target, source, return_attention_scores=True
+    )
+    assert tuple(scores["cross_attention"].shape) == (None, 2, 5, 4)
+    model = keras.Model([target, source], [out, scores["cross_attention"]])
+    y, w = model.predict(
+        [np.ones((3, 5, 8), "float32"), np.ones((3, 4, 6), "float32")], verbose=0
+    )
+    assert y.shape == (3, 5, 8) and w.shape == (3, 2, 5, 4)
+
+
 def _gpt(vocab=13, length=8, dim=16):
     tokens = keras.Input((length,), dtype="int32")
     x = TokenAndPositionEmbedding(vocab, length, dim)(tokens)
