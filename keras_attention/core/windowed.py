@@ -40,9 +40,10 @@ first and falls back to `sliding_window_attention` here.
 import math
 import numbers
 
+import keras
 from keras import ops
 
-from keras_attention.core.attend import attend
+from keras_attention.core.attend import _executing_eagerly, attend
 from keras_attention.core.masking import (
     band_mask,
     combine_masks,
@@ -241,6 +242,66 @@ def _is_zero(n):
     return isinstance(n, int) and n == 0
 
 
+# Working set of one group of blocks (float32 scores and weights) on a CPU:
+# XLA's CPU code slowed down 2.5x per block once all blocks' scores outgrew
+# the cache (32 MiB of L3 here), which made the time superlinear in T.
+GROUP_BYTES = 1 * 2**20
+_ON_CPU = []
+
+
+def _default_device_is_cpu():
+    if not _ON_CPU:
+        devices = keras.distribution.list_devices()
+        _ON_CPU.append(bool(devices) and devices[0].lower().startswith("cpu"))
+    return _ON_CPU[0]
+
+
+def _blocks_per_group(query, num_blocks, block_size, context, dropout_fn):
+    """Query blocks per step of a sequential loop, or `None` for all at once.
+
+    Only where a compiler runs the program on a CPU (JAX, TensorFlow graphs)
+    and all blocks' scores would not fit in `GROUP_BYTES`: there a loop over
+    groups of blocks (`ops.map`) keeps each group's scores in the cache.
+    Eager backends pay per-op overhead for a loop, GPUs want all blocks at
+    once, and dropout's random weights stay outside a loop.
+    """
+    batch, heads = query.shape[0], query.shape[1]
+    if None in (batch, heads, num_blocks) or dropout_fn is not None:
+        return None
+    per_block = 4 * batch * heads * block_size * context  # float32 bytes
+    group = max(1, GROUP_BYTES // per_block)
+    if group >= num_blocks or _executing_eagerly(query):
+        return None
+    if not _default_device_is_cpu():
+        return None
+    return group
+
+
+def _attend_block_groups(attend_blocks, query, key, value, mask, group):
+    """`attend_blocks` over groups of `group` blocks, one group at a time.
+
+    The block axis (2) is padded to a multiple of `group` (padded blocks are
+    fully masked: zero output, dropped by the caller's final slice) and
+    split into `(groups, group)`; `ops.map` runs the groups in sequence.
+    """
+    num_blocks = query.shape[2]
+    pad = -num_blocks % group
+    mask = ops.broadcast_to(mask, (*mask.shape[:2], num_blocks, *mask.shape[3:]))
+
+    def split(x, fill=0):
+        x = _pad_axis(x, 2, 0, pad, fill)
+        shape = ops.shape(x)
+        x = ops.reshape(x, (shape[0], shape[1], -1, group, shape[3], shape[4]))
+        return ops.moveaxis(x, 2, 0)
+
+    groups = (split(query), split(key), split(value), split(mask, False))
+    output = ops.map(lambda xs: attend_blocks(*xs), groups)  # (G, B, H, g, b, dv)
+    output = ops.moveaxis(output, 0, 2)
+    shape = ops.shape(output)
+    output = ops.reshape(output, (shape[0], shape[1], -1, shape[4], shape[5]))
+    return output[:, :, :num_blocks]
+
+
 def _pad_axis(x, axis, before, after, value=0):
     if _is_zero(before) and _is_zero(after):
         return x
@@ -393,17 +454,30 @@ def sliding_window_attention(
         )
         mask = ops.logical_and(mask, query_valid)
 
-    scores = dot_score(query_blocks, key_blocks)  # (B, H, N, b, C*b), float32
+    bias = None
     if slopes is not None:
         # Query p of a block and context key c are p + before * b - c apart,
         # whichever the block: one (H, 1, b, C*b) bias serves every block.
         rows = ops.arange(block_size, dtype="int32")[:, None] + before * block_size
         distance = ops.cast(rows - ops.arange(context, dtype="int32")[None], "float32")
-        scores = scores + ops.expand_dims(_alibi(slopes, distance, causal), 1)
-    weights = masked_softmax(scores, mask)
-    if dropout_fn is not None:
-        weights = dropout_fn(weights)
-    output = ops.matmul(ops.cast(weights, value.dtype), value_blocks)
+        bias = ops.expand_dims(_alibi(slopes, distance, causal), 1)
+
+    def attend_blocks(query_blocks, key_blocks, value_blocks, mask):
+        scores = dot_score(query_blocks, key_blocks)  # (B, H, N, b, C*b), float32
+        if bias is not None:
+            scores = scores + bias
+        weights = masked_softmax(scores, mask)
+        if dropout_fn is not None:
+            weights = dropout_fn(weights)
+        return ops.matmul(ops.cast(weights, value.dtype), value_blocks)
+
+    group = _blocks_per_group(query, num_blocks, block_size, context, dropout_fn)
+    if group is None:
+        output = attend_blocks(query_blocks, key_blocks, value_blocks, mask)
+    else:
+        output = _attend_block_groups(
+            attend_blocks, query_blocks, key_blocks, value_blocks, mask, group
+        )
     output = ops.reshape(output, (batch, heads, -1, value_depth))
     if _is_zero(pad):
         return output
