@@ -37,6 +37,7 @@ computes the same window with a backend's fused kernel (cuDNN in JAX,
 first and falls back to `sliding_window_attention` here.
 """
 
+import functools
 import math
 import numbers
 
@@ -246,14 +247,12 @@ def _is_zero(n):
 # XLA's CPU code slowed down 2.5x per block once all blocks' scores outgrew
 # the cache (32 MiB of L3 here), which made the time superlinear in T.
 GROUP_BYTES = 1 * 2**20
-_ON_CPU = []
 
 
+@functools.cache
 def _default_device_is_cpu():
-    if not _ON_CPU:
-        devices = keras.distribution.list_devices()
-        _ON_CPU.append(bool(devices) and devices[0].lower().startswith("cpu"))
-    return _ON_CPU[0]
+    devices = keras.distribution.list_devices()
+    return bool(devices) and devices[0].lower().startswith("cpu")
 
 
 def _blocks_per_group(query, num_blocks, block_size, context, dropout_fn):
