@@ -390,11 +390,14 @@ def test_decoding_keeps_no_autograd_graph_across_steps(decoder):
     # A trainable weight in the step: without the cut, the state of step t
     # would carry the autograd graph of every step before it.
     weight = keras.Variable(np.full((3, 3), 0.5, "float32"))
-    received = []
+    received, recorded = [], []
 
     def step_fn(tokens, state, index):
         received.append(state["h"].requires_grad)
         h = ops.tanh(ops.matmul(state["h"], weight))
+        # The loop runs under torch.no_grad: not even one step's graph is
+        # recorded.
+        recorded.append(h.requires_grad)
         return ops.matmul(h, weight), {"h": h}
 
     start = np.zeros((2,), "int32")
@@ -402,7 +405,10 @@ def test_decoding_keeps_no_autograd_graph_across_steps(decoder):
         step_fn, start, {"h": np.ones((2, 3), "float32")}, 5
     )
     assert len(received) >= 5 and not any(received)
+    assert len(recorded) == len(received) and not any(recorded)
     assert not scores.requires_grad and not tokens.requires_grad
+    # Gradient recording is back on after decoding.
+    assert ops.matmul(ops.ones((2, 3)), weight).requires_grad
 
 
 @pytest.mark.parametrize("decoder", sorted(DECODERS))

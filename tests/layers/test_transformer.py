@@ -76,6 +76,53 @@ def test_cached_decoder_equals_full_pass(norm_first):
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("with_encoder", [False, True])
+def test_cached_step_calls_sublayers_directly_with_equal_results(
+    norm_first, with_encoder, monkeypatch
+):
+    """Cached steps skip the sublayers' `__call__`; nothing else changes.
+
+    The step input carries a Keras mask (a padded token, `mask_zero=True`),
+    which `__call__` would turn into the self-attention's query mask.
+    """
+    embedding = keras.layers.Embedding(7, 8, mask_zero=True)
+    tokens = np.array([[3], [0]], "int32")  # the second row is padding
+    source = RNG.normal(size=(2, 4, 8)).astype("float32")
+    source_mask = np.array([[True] * 4, [True, True, False, False]])
+    block = TransformerDecoderBlock(12, 2, norm_first=norm_first)
+    extra = (source,) if with_encoder else ()
+    block(embedding(np.ones((2, 3), "int32")), *extra)
+    assert block._sublayers_callable_directly(training=None)
+    assert not block._sublayers_callable_directly(training=True)
+
+    def step(cache, index):
+        kwargs = {"encoder_padding_mask": source_mask} if with_encoder else {}
+        return block(
+            embedding(tokens),
+            *extra,
+            self_attention_cache=cache,
+            self_attention_cache_update_index=index,
+            **kwargs,
+        )
+
+    cache = ops.convert_to_tensor(RNG.normal(size=(2, 2, 5, 2, 4)), "float32")
+    direct = [to_numpy(t) for t in step(cache, 2)]
+    monkeypatch.setattr(
+        TransformerDecoderBlock, "_sublayers_callable_directly", lambda *a: False
+    )
+    through_call = [to_numpy(t) for t in step(cache, 2)]
+    for a, b in zip(direct, through_call, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_mixed_precision_cached_steps_go_through_layer_call():
+    block = TransformerDecoderBlock(12, 2, dtype="mixed_bfloat16")
+    block(np.ones((1, 3, 8), "float32"))
+    # Layer.__call__ opens the autocast scopes that mixed precision needs.
+    assert not block._sublayers_callable_directly(training=None)
+
+
 def test_decoder_returns_the_attention_scores_it_used():
     x = RNG.normal(size=(2, 5, 8)).astype("float32")
     source = RNG.normal(size=(2, 4, 6)).astype("float32")
