@@ -20,7 +20,8 @@ code runs eagerly on every backend and compiles under `jax.jit` and
 has emitted `end_token`; positions after the end token hold `pad_token`.
 Decoding computes no gradients: the logits and the state are cut from the
 autograd graph at every step (`ops.stop_gradient`), so eager PyTorch does not
-keep a graph that grows with every token.
+keep a graph that grows with every token, and on PyTorch the loop runs under
+`torch.no_grad`, so it records none at all.
 """
 
 import contextlib

@@ -1,3 +1,5 @@
+import importlib
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +8,9 @@ from keras import ops
 from keras_attention.core import attend, fused_attention, masked_softmax
 from keras_attention.core.attend import _attend_chunked_sequential
 from keras_attention.core.scores import dot_score, scaled_dot_score
+
+# The module (`keras_attention.core.attend` is also the name of a function).
+attend_module = importlib.import_module("keras_attention.core.attend")
 
 RNG = np.random.default_rng(0)
 
@@ -104,14 +109,21 @@ def test_attend_weights_float32_and_value_dtype_output():
     reason="memory layout is PyTorch's concern: TensorFlow's transpose copies, "
     "and XLA (JAX, TF jit) chooses the layouts itself",
 )
+@pytest.mark.parametrize("on_cuda", [False, True])
 @pytest.mark.parametrize("is_causal", [False, True])
-def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, is_causal):
+def test_fused_attention_feeds_torch_contiguous_heads_first(
+    monkeypatch, is_causal, on_cuda
+):
     import torch
 
     # Without a mask Keras may pick the flash kernel, which runs on
-    # `x.transpose(1, 2)` of what Keras receives: that view must be
+    # `x.transpose(1, 2)` of what Keras receives: on a GPU that view must be
     # contiguous, i.e. the memory heads-first. (With a mask Keras makes the
-    # tensors contiguous itself.)
+    # tensors contiguous itself.) On a CPU the copy is not worth it. The
+    # CUDA branch is the same code on CPU tensors, with the device check
+    # answering "cuda".
+    if on_cuda:
+        monkeypatch.setattr(attend_module, "_on_cuda", lambda x: True)
     seen = []
     dot_product_attention = keras.ops.dot_product_attention
 
@@ -125,8 +137,10 @@ def test_fused_attention_feeds_torch_contiguous_heads_first(monkeypatch, is_caus
     rng = np.random.default_rng(0)
     # (batch, T, heads, d), as projections make them: heads-first is strided.
     q, k, v = (rng.normal(size=(2, 7, 3, 4)).astype("float32") for _ in range(3))
-    out = fused_attention(q, k, v, is_causal=is_causal)
-    assert seen == [[True, True, True]]
+    out = fused_attention(
+        *(ops.convert_to_tensor(x) for x in (q, k, v)), is_causal=is_causal
+    )
+    assert seen == [[on_cuda] * 3]
     m = np.tril(np.ones((7, 7), bool)) if is_causal else None
     expected, _ = reference(*(np.transpose(x, (0, 2, 1, 3)) for x in (q, k, v)), m)
     np.testing.assert_allclose(
