@@ -157,13 +157,19 @@ class _BlockBase(keras.layers.Layer):
         ):
             return False
         sublayers = [
-            layer
-            for layer in self._layers
-            if not isinstance(layer, keras.layers.Dropout)
+            self.self_attention,
+            self.self_attention_norm,
+            self.ffn_norm,
+            self.ffn_intermediate,
+            self.ffn_output,
         ]
+        if getattr(self, "cross_attention", None) is not None:
+            sublayers += [self.cross_attention, self.cross_attention_norm]
         return all(
             layer.dtype_policy.name == policy.name
             and layer.dtype_policy.quantization_mode is None
+            # `keras.RematScope` sets this (private) attribute; absent in
+            # Keras versions without it.
             and getattr(layer, "_remat_mode", None) is None
             for layer in sublayers
         )
