@@ -76,11 +76,30 @@ def table_row(stdout, name):
     return [float(x.rstrip("s").replace(",", "")) for x in match.group(1).split()]
 
 
+def quick_result(script, tmp_path, expected_name, floor, label):
+    """Run `script` in quick mode; check its `RESULT` line against `floor`.
+
+    Returns the result, the stdout and the log (for assertion messages).
+    """
+    stdout, log = run_quick(script, tmp_path)
+    name, value = parse_result(stdout)
+    assert name == expected_name
+    assert value > floor, f"{label} {value} <= {floor}\n{log}"
+    return value, stdout, log
+
+
+def assert_figures(tmp_path, log, *names):
+    """The figures were written (with matplotlib), none into the repository."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        for name in names:
+            assert (tmp_path / name).is_file(), log
+    assert not list(ROOT.joinpath("tutorials").glob("*.png"))
+
+
 def test_quickstart_quick_mode(tmp_path):
-    stdout, log = run_quick(QUICKSTART, tmp_path)
-    name, accuracy = parse_result(stdout)
-    assert name == "heldout_token_accuracy"
-    assert accuracy > FLOOR, f"held-out token accuracy {accuracy} <= {FLOOR}\n{log}"
+    accuracy, stdout, log = quick_result(
+        QUICKSTART, tmp_path, "heldout_token_accuracy", FLOOR, "held-out token accuracy"
+    )
 
     # Rows: parameters, token accuracy, exact match, seconds.
     assert table_row(stdout, "attention")[1] == pytest.approx(accuracy, abs=1e-3)
@@ -90,10 +109,7 @@ def test_quickstart_quick_mode(tmp_path):
         f"{MARGIN}\n{log}"
     )
 
-    if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "attention.png").is_file(), log
-    # Nothing is written into the repository.
-    assert not list(ROOT.joinpath("tutorials").glob("*.png"))
+    assert_figures(tmp_path, log, "attention.png")
 
 
 TRANSLATION_TRANSFORMER = ROOT / "tutorials" / "translation_transformer.py"
@@ -109,11 +125,12 @@ TRANSFORMER_FLOOR = 0.85
 
 
 def test_translation_transformer_quick_mode(tmp_path):
-    stdout, log = run_quick(TRANSLATION_TRANSFORMER, tmp_path)
-    name, exact = parse_result(stdout)
-    assert name == "heldout_exact_match"
-    assert exact > TRANSFORMER_FLOOR, (
-        f"held-out exact match {exact} <= {TRANSFORMER_FLOOR}\n{log}"
+    exact, stdout, log = quick_result(
+        TRANSLATION_TRANSFORMER,
+        tmp_path,
+        "heldout_exact_match",
+        TRANSFORMER_FLOOR,
+        "held-out exact match",
     )
 
     # Decoding rows: exact match, BLEU, seconds.
@@ -125,9 +142,7 @@ def test_translation_transformer_quick_mode(tmp_path):
         # Measured 97.6 to 99.7; mismatched references would score near 0.
         assert min(greedy_bleu, beam_bleu) > 90, log
 
-    if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "attention.png").is_file(), log
-    assert not list(ROOT.joinpath("tutorials").glob("*.png"))
+    assert_figures(tmp_path, log, "attention.png")
 
 
 TRANSLATION_RNN = ROOT / "tutorials" / "translation_rnn.py"
@@ -144,10 +159,13 @@ RNN_MARGIN = 0.6
 
 
 def test_translation_rnn_quick_mode(tmp_path):
-    stdout, log = run_quick(TRANSLATION_RNN, tmp_path)
-    name, exact = parse_result(stdout)
-    assert name == "heldout_exact_match"
-    assert exact > RNN_FLOOR, f"held-out exact match {exact} <= {RNN_FLOOR}\n{log}"
+    exact, stdout, log = quick_result(
+        TRANSLATION_RNN,
+        tmp_path,
+        "heldout_exact_match",
+        RNN_FLOOR,
+        "held-out exact match",
+    )
 
     # Results rows: parameters, epochs, exact match, BLEU, exact match on the
     # longest sources, training and decoding seconds.
@@ -161,10 +179,7 @@ def test_translation_rnn_quick_mode(tmp_path):
     if importlib.util.find_spec("sacrebleu") is not None:
         assert main_bleu > 90, log
 
-    if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "attention.png").is_file(), log  # the heatmaps
-        assert (tmp_path / "attention_length.png").is_file(), log
-    assert not list(ROOT.joinpath("tutorials").glob("*.png"))
+    assert_figures(tmp_path, log, "attention.png", "attention_length.png")
 
 
 TEXT_GENERATION = ROOT / "tutorials" / "text_generation.py"
@@ -178,11 +193,12 @@ GENERATION_FLOOR = 0.8
 
 
 def test_text_generation_quick_mode(tmp_path):
-    stdout, log = run_quick(TEXT_GENERATION, tmp_path)
-    name, accuracy = parse_result(stdout)
-    assert name == "continuation_accuracy"
-    assert accuracy > GENERATION_FLOOR, (
-        f"continuation accuracy {accuracy} <= {GENERATION_FLOOR}\n{log}"
+    accuracy, stdout, log = quick_result(
+        TEXT_GENERATION,
+        tmp_path,
+        "continuation_accuracy",
+        GENERATION_FLOOR,
+        "continuation accuracy",
     )
     assert table_row(stdout, "continuation accuracy")[0] == pytest.approx(
         accuracy, abs=1e-3
@@ -192,6 +208,4 @@ def test_text_generation_quick_mode(tmp_path):
     for row in ("greedy, cached", "greedy, recomputed", "recomputed / cached"):
         assert table_row(stdout, row)[0] > 0, log
 
-    if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "attention.png").is_file(), log
-    assert not list(ROOT.joinpath("tutorials").glob("*.png"))
+    assert_figures(tmp_path, log, "attention.png")
