@@ -30,7 +30,13 @@ import numbers
 import keras
 from keras import ops
 
-from keras_attention.core.validation import check_positive_float, check_positive_int
+from keras_attention.core.validation import (
+    check_integer_dtype,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+    check_rank,
+)
 
 __all__ = ["beam_search", "greedy_search", "sample"]
 
@@ -42,7 +48,8 @@ _SEED_MODULUS = 2**30
 
 
 # --------------------------------------------------------------------------
-# Argument checks.
+# Argument checks. `owner` is the public function's name, which every
+# message starts with: "beam_search: `beam_size` must be ...".
 # --------------------------------------------------------------------------
 
 
@@ -50,38 +57,36 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_step_fn(step_fn):
+def _check_step_fn(owner, step_fn):
     if not callable(step_fn):
         raise TypeError(
-            "`step_fn` must be a callable `(tokens, state, index) -> "
+            f"{owner}: `step_fn` must be a callable `(tokens, state, index) -> "
             f"(logits, new_state)`; received step_fn={step_fn!r}."
         )
 
 
-def _check_token(name, value, allow_none):
+def _check_token(owner, name, value, allow_none):
     if value is None and allow_none:
         return None
-    if not _is_int(value) or value < 0:
-        allowed = "a non-negative integer" + (" or None" if allow_none else "")
-        raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
-    return int(value)
+    return check_non_negative_int(owner, name, value)
 
 
-def _check_length_penalty(value):
+def _check_length_penalty(owner, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
-            "`length_penalty` must be a real number; "
+            f"{owner}: `length_penalty` must be a real number; "
             f"received length_penalty={value!r}."
         )
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(
-            f"`length_penalty` must be finite; received length_penalty={value!r}."
+            f"{owner}: `length_penalty` must be finite; received "
+            f"length_penalty={value!r}."
         )
     return value
 
 
-def _check_top_p(value):
+def _check_top_p(owner, value):
     if value is None:
         return None
     if (
@@ -90,33 +95,27 @@ def _check_top_p(value):
         or not 0.0 < value <= 1.0
     ):
         raise ValueError(
-            f"`top_p` must be a float in (0, 1] or None; received top_p={value!r}."
+            f"{owner}: `top_p` must be a float in (0, 1] or None; received "
+            f"top_p={value!r}."
         )
     return float(value)
 
 
-def _check_seed(seed):
+def _check_seed(owner, seed):
     if seed is None or isinstance(seed, keras.random.SeedGenerator):
         return seed
     if not _is_int(seed):
         raise TypeError(
-            "`seed` must be None, an int or a `keras.random.SeedGenerator`; "
-            f"received seed={seed!r}."
+            f"{owner}: `seed` must be None, an int or a "
+            f"`keras.random.SeedGenerator`; received seed={seed!r}."
         )
     return int(seed)
 
 
-def _prepare_start(start_tokens):
+def _prepare_start(owner, start_tokens):
     start = ops.convert_to_tensor(start_tokens)
-    if len(start.shape) != 1:
-        raise ValueError(
-            "`start_tokens` must be a 1-D `(batch,)` tensor of token ids; "
-            f"received shape {tuple(start.shape)}."
-        )
-    if "int" not in str(start.dtype):
-        raise TypeError(
-            f"`start_tokens` must hold integer token ids; received dtype {start.dtype}."
-        )
+    check_rank(owner, "start_tokens", start.shape, (1,), "(batch,) of token ids")
+    check_integer_dtype(owner, "start_tokens", start)
     return ops.cast(start, "int32")
 
 
@@ -147,7 +146,8 @@ def _while_loop(cond, body, loop_vars):
 class _State:
     """Flattens `state` for the loop and rebuilds it for `step_fn`."""
 
-    def __init__(self, state):
+    def __init__(self, owner, state):
+        self.owner = owner
         self.template = () if state is None else state
         flat = keras.tree.flatten(self.template)
         self.present = [leaf is not None for leaf in flat]
@@ -170,14 +170,14 @@ class _State:
             )
         except (ValueError, TypeError) as error:
             raise ValueError(
-                "`step_fn` must return a new state with the structure of `state`; "
-                f"{error}"
+                f"{self.owner}: `step_fn` must return a new state with the "
+                f"structure of `state`; {error}"
             ) from None
         flat = keras.tree.flatten(new_state)
         if [leaf is not None for leaf in flat] != self.present:
             raise ValueError(
-                "`step_fn` must return a new state with `None` exactly where "
-                "`state` has `None`."
+                f"{self.owner}: `step_fn` must return a new state with `None` "
+                f"exactly where `state` has `None`."
             )
         leaves = []
         for old, new in zip(
@@ -186,9 +186,9 @@ class _State:
             new = ops.convert_to_tensor(new)
             if _shape_changed(old.shape, new.shape):
                 raise ValueError(
-                    "`step_fn` must keep the shapes of the state tensors; a state "
-                    f"tensor of shape {tuple(old.shape)} came back with shape "
-                    f"{tuple(new.shape)}."
+                    f"{self.owner}: `step_fn` must keep the shapes of the state "
+                    f"tensors; a state tensor of shape {tuple(old.shape)} came "
+                    f"back with shape {tuple(new.shape)}."
                 )
             # No gradient flows through decoding: cutting it here keeps eager
             # PyTorch from holding every step's autograd graph (the state of
@@ -211,24 +211,26 @@ def _call_step(step_fn, tokens, state, leaves, index):
     outputs = step_fn(tokens, state.pack(leaves), index)
     if not isinstance(outputs, (tuple, list)) or len(outputs) != 2:
         raise ValueError(
-            "`step_fn` must return a pair `(logits, new_state)`; "
+            f"{state.owner}: `step_fn` must return a pair `(logits, new_state)`; "
             f"received {type(outputs).__name__}."
         )
     logits, new_state = outputs
     logits = ops.stop_gradient(ops.cast(ops.convert_to_tensor(logits), "float32"))
     if len(logits.shape) != 2 or logits.shape[-1] is None:
         raise ValueError(
-            "`step_fn` must return logits of shape `(batch, vocab)` with a known "
-            f"vocabulary size; received shape {tuple(logits.shape)}."
+            f"{state.owner}: `step_fn` must return logits of shape `(batch, "
+            f"vocab)` with a known vocabulary size; received shape "
+            f"{tuple(logits.shape)}."
         )
     return logits, state.unpack(new_state, leaves)
 
 
-def _check_end_token_in_vocab(end_token, vocab):
+def _check_end_token_in_vocab(owner, end_token, vocab):
     if end_token is not None and end_token >= vocab:
         raise ValueError(
-            f"`end_token` must be smaller than the vocabulary size {vocab}; "
-            f"received end_token={end_token}."
+            f"{owner}: `end_token` must be smaller than the vocabulary size "
+            f"{vocab} (the last axis of `step_fn`'s logits); received "
+            f"end_token={end_token}."
         )
 
 
@@ -262,7 +264,7 @@ def _decode_one_per_step(step_fn, start, state, max_length, end_token, pad_token
 
     def body(index, previous, tokens, scores, finished, leaves):
         logits, leaves = _call_step(step_fn, previous, state, leaves, index)
-        _check_end_token_in_vocab(end_token, logits.shape[-1])
+        _check_end_token_in_vocab(state.owner, end_token, logits.shape[-1])
         log_probs = ops.log_softmax(logits, axis=-1)
         token = ops.cast(pick(logits, index), "int32")
         token_log_prob = ops.take_along_axis(
@@ -334,17 +336,18 @@ def greedy_search(
     print(ops.convert_to_numpy(tokens))  # [[1 2 0 0], [0 0 0 0]]
     ```
     """
-    _check_step_fn(step_fn)
-    max_length = check_positive_int("max_length", max_length)
-    end_token = _check_token("end_token", end_token, allow_none=True)
-    pad_token = _check_token("pad_token", pad_token, allow_none=False)
-    start = _prepare_start(start_tokens)
+    owner = "greedy_search"
+    _check_step_fn(owner, step_fn)
+    max_length = check_positive_int(owner, "max_length", max_length)
+    end_token = _check_token(owner, "end_token", end_token, allow_none=True)
+    pad_token = _check_token(owner, "pad_token", pad_token, allow_none=False)
+    start = _prepare_start(owner, start_tokens)
 
     def pick(logits, index):
         return ops.argmax(logits, axis=-1)
 
     return _decode_one_per_step(
-        step_fn, start, _State(state), max_length, end_token, pad_token, pick
+        step_fn, start, _State(owner, state), max_length, end_token, pad_token, pick
     )
 
 
@@ -478,15 +481,16 @@ def sample(
     print(tuple(tokens.shape), tuple(scores.shape))  # (4, 5) (4,)
     ```
     """
-    _check_step_fn(step_fn)
-    max_length = check_positive_int("max_length", max_length)
-    end_token = _check_token("end_token", end_token, allow_none=True)
-    pad_token = _check_token("pad_token", pad_token, allow_none=False)
-    temperature = check_positive_float("temperature", temperature)
-    top_k = check_positive_int("top_k", top_k, allow_none=True)
-    top_p = _check_top_p(top_p)
-    seed = _check_seed(seed)
-    start = _prepare_start(start_tokens)
+    owner = "sample"
+    _check_step_fn(owner, step_fn)
+    max_length = check_positive_int(owner, "max_length", max_length)
+    end_token = _check_token(owner, "end_token", end_token, allow_none=True)
+    pad_token = _check_token(owner, "pad_token", pad_token, allow_none=False)
+    temperature = check_positive_float(owner, "temperature", temperature)
+    top_k = check_positive_int(owner, "top_k", top_k, allow_none=True)
+    top_p = _check_top_p(owner, top_p)
+    seed = _check_seed(owner, seed)
+    start = _prepare_start(owner, start_tokens)
     base = _base_seed(seed)
 
     def pick(logits, index):
@@ -497,7 +501,7 @@ def sample(
         return drawn[:, 0]
 
     return _decode_one_per_step(
-        step_fn, start, _State(state), max_length, end_token, pad_token, pick
+        step_fn, start, _State(owner, state), max_length, end_token, pad_token, pick
     )
 
 
@@ -610,19 +614,20 @@ def beam_search(
     print(np.exp(ops.convert_to_numpy(score)))  # [0.36]
     ```
     """
-    _check_step_fn(step_fn)
-    max_length = check_positive_int("max_length", max_length)
-    beam_size = check_positive_int("beam_size", beam_size)
-    end_token = _check_token("end_token", end_token, allow_none=True)
-    pad_token = _check_token("pad_token", pad_token, allow_none=False)
-    alpha = _check_length_penalty(length_penalty)
+    owner = "beam_search"
+    _check_step_fn(owner, step_fn)
+    max_length = check_positive_int(owner, "max_length", max_length)
+    beam_size = check_positive_int(owner, "beam_size", beam_size)
+    end_token = _check_token(owner, "end_token", end_token, allow_none=True)
+    pad_token = _check_token(owner, "pad_token", pad_token, allow_none=False)
+    alpha = _check_length_penalty(owner, length_penalty)
     if not isinstance(return_all_beams, bool):
         raise TypeError(
-            "`return_all_beams` must be a bool; "
+            f"{owner}: `return_all_beams` must be a bool; "
             f"received return_all_beams={return_all_beams!r}."
         )
-    start = _prepare_start(start_tokens)
-    state = _State(state)
+    start = _prepare_start(owner, start_tokens)
+    state = _State(owner, state)
     beams = beam_size
 
     zeros = ops.expand_dims(start * 0, 1) + ops.zeros((1, beams), "int32")  # (B, K)
@@ -669,7 +674,7 @@ def beam_search(
     def body(index, previous, sequences, raw_scores, lengths, finished, leaves):
         logits, leaves = _call_step(step_fn, previous, state, leaves, index)
         vocab = logits.shape[-1]
-        _check_end_token_in_vocab(end_token, vocab)
+        _check_end_token_in_vocab(state.owner, end_token, vocab)
         log_probs = ops.reshape(ops.log_softmax(logits, axis=-1), (-1, beams, vocab))
 
         # Candidate scores (B, K, V): live beams add a token's log-prob; a

@@ -14,7 +14,12 @@ used when nothing needs the explicit weights.
 import keras
 from keras import ops
 
-from keras_attention.core.masking import causal_mask, masked_softmax
+from keras_attention.core.masking import (
+    _MASK_VALUE,
+    causal_mask,
+    masked_softmax,
+    pairwise_4d,
+)
 
 
 def _slice_queries(x, start, stop):
@@ -24,8 +29,12 @@ def _slice_queries(x, start, stop):
     return x[..., start:stop, :]
 
 
-def _attend_dense(query, key, value, score_fn, mask, dropout_fn, score_args=()):
+def _attend_dense(
+    query, key, value, score_fn, mask, dropout_fn, score_args=(), bias=None
+):
     scores = score_fn(query, key, *score_args)
+    if bias is not None:
+        scores = scores + ops.cast(bias, "float32")
     weights = masked_softmax(scores, mask)
     if dropout_fn is not None:
         weights = dropout_fn(weights)
@@ -50,7 +59,7 @@ def _executing_eagerly(x):
     return False
 
 
-def _chunk_function(score_fn, dropout_fn, has_mask):
+def _chunk_function(score_fn, dropout_fn, has_mask, has_bias=False):
     """The output of one query chunk, rematerialised in the backward pass.
 
     Without rematerialisation the backward pass keeps every chunk's score
@@ -62,11 +71,12 @@ def _chunk_function(score_fn, dropout_fn, has_mask):
     """
 
     def run(query, key, value, *rest):
-        mask, score_args = (rest[0], rest[1:]) if has_mask else (None, rest)
+        mask, rest = (rest[0], rest[1:]) if has_mask else (None, rest)
+        bias, score_args = (rest[0], rest[1:]) if has_bias else (None, rest)
         if mask is not None:
             mask = ops.greater(mask, 0.5)
         output, _ = _attend_dense(
-            query, key, value, score_fn, mask, dropout_fn, score_args
+            query, key, value, score_fn, mask, dropout_fn, score_args, bias
         )
         return output
 
@@ -84,7 +94,7 @@ def _chunk_function(score_fn, dropout_fn, has_mask):
 
 
 def _attend_chunked_sequential(
-    query, key, value, score_fn, mask, dropout_fn, size, score_args
+    query, key, value, score_fn, mask, dropout_fn, size, score_args, bias=None
 ):
     """Chunked attention whose chunks run one after the other in a loop.
 
@@ -101,15 +111,23 @@ def _attend_chunked_sequential(
     query_length = ops.shape(query)[-2]
     pad = [[0, 0]] * (rank - 2) + [[0, size], [0, 0]]
     padded_query = ops.pad(query, pad)
-    has_mask = mask is not None
-    chunked_mask = has_mask and mask.shape[-2] != 1
-    padded_mask = mask
-    if chunked_mask:
-        mask_pad = [[0, 0]] * (len(mask.shape) - 2) + [[0, size], [0, 0]]
-        padded_mask = ops.pad(ops.cast(mask, "bool"), mask_pad, constant_values=False)
+    has_mask, has_bias = mask is not None, bias is not None
+
+    def pad_rows(x, value):
+        # Query-aligned masks and biases get the query's padding; a
+        # broadcast query axis (size 1) is passed whole to every chunk.
+        if x is None or x.shape[-2] == 1:
+            return x, False
+        rows = [[0, 0]] * (len(x.shape) - 2) + [[0, size], [0, 0]]
+        return ops.pad(x, rows, constant_values=value), True
+
+    padded_mask, chunked_mask = pad_rows(
+        None if mask is None else ops.cast(mask, "bool"), False
+    )
+    padded_bias, chunked_bias = pad_rows(bias, 0.0)
     num_chunks = (query_length + size - 1) // size
     starts = ops.arange(num_chunks, dtype="int32") * size
-    chunk_fn = _chunk_function(score_fn, dropout_fn, has_mask)
+    chunk_fn = _chunk_function(score_fn, dropout_fn, has_mask, has_bias)
 
     def _chunk(x, start):
         begin = [0] * (len(x.shape) - 2) + [start, 0]
@@ -117,10 +135,12 @@ def _attend_chunked_sequential(
         return ops.slice(x, begin, shape)
 
     def run(start):
-        masks = []
+        extras = []
         if has_mask:
-            masks = [_chunk(padded_mask, start) if chunked_mask else padded_mask]
-        return chunk_fn(_chunk(padded_query, start), key, value, *masks, *score_args)
+            extras.append(_chunk(padded_mask, start) if chunked_mask else padded_mask)
+        if has_bias:
+            extras.append(_chunk(padded_bias, start) if chunked_bias else padded_bias)
+        return chunk_fn(_chunk(padded_query, start), key, value, *extras, *score_args)
 
     outputs = ops.map(run, starts)  # (chunks, ..., size, dv)
     outputs = ops.moveaxis(outputs, 0, -3)  # (..., chunks, size, dv)
@@ -130,16 +150,16 @@ def _attend_chunked_sequential(
 
 
 def _attend_chunked_static(
-    query, key, value, score_fn, mask, dropout_fn, size, score_args
+    query, key, value, score_fn, mask, dropout_fn, size, score_args, bias=None
 ):
     """Chunked attention as a Python loop over a known query length."""
-    chunk_fn = _chunk_function(score_fn, dropout_fn, mask is not None)
+    chunk_fn = _chunk_function(score_fn, dropout_fn, mask is not None, bias is not None)
     outputs = []
     for start in range(0, query.shape[-2], size):
         stop = start + size
-        masks = [] if mask is None else [_slice_queries(mask, start, stop)]
+        extras = [_slice_queries(x, start, stop) for x in (mask, bias) if x is not None]
         outputs.append(
-            chunk_fn(query[..., start:stop, :], key, value, *masks, *score_args)
+            chunk_fn(query[..., start:stop, :], key, value, *extras, *score_args)
         )
     return ops.concatenate(outputs, axis=-2)
 
@@ -154,6 +174,7 @@ def attend(
     query_chunk_size=None,
     return_weights=False,
     score_args=(),
+    bias=None,
 ):
     """Attention with an explicit weights matrix.
 
@@ -181,6 +202,9 @@ def attend(
         score_args: extra tensors passed to `score_fn` (for example weights
             read from variables: passing them explicitly lets the
             rematerialised chunks differentiate with respect to them).
+        bias: optional additive bias, broadcastable to `(..., Tq, Tk)`,
+            added to the float32 scores before the masked softmax (chunked
+            along the query axis like `mask`).
 
     Returns:
         `output` of shape `(..., Tq, dv)` in `value`'s dtype, and the float32
@@ -193,7 +217,7 @@ def attend(
         or (return_weights and query_length is None)
     ):
         output, weights = _attend_dense(
-            query, key, value, score_fn, mask, dropout_fn, score_args
+            query, key, value, score_fn, mask, dropout_fn, score_args, bias
         )
         return (output, weights) if return_weights else output
     if return_weights:
@@ -210,6 +234,7 @@ def attend(
                 _slice_queries(mask, start, stop),
                 dropout_fn,
                 score_args,
+                _slice_queries(bias, start, stop),
             )
             outputs.append(output)
             all_weights.append(weights)
@@ -222,7 +247,15 @@ def attend(
     else:
         chunked = _attend_chunked_sequential
     return chunked(
-        query, key, value, score_fn, mask, dropout_fn, query_chunk_size, score_args
+        query,
+        key,
+        value,
+        score_fn,
+        mask,
+        dropout_fn,
+        query_chunk_size,
+        score_args,
+        bias,
     )
 
 
@@ -249,7 +282,9 @@ def _heads_first_memory(x):
     return ops.transpose(ops.reshape(x, (batch, heads, length, dim)), (0, 2, 1, 3))
 
 
-def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
+def fused_attention(
+    query, key, value, mask=None, scale=None, is_causal=False, bias=None
+):
     """Scaled dot-product attention through the backend's fused kernel.
 
     Layout is Keras': `query` `(batch, Tq, heads, d)`, `key` and `value`
@@ -263,6 +298,10 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         mask: boolean, broadcastable to `(batch, heads, Tq, Tk)`, or `None`.
         scale: multiplier of the scores; default `1 / sqrt(d)`.
         is_causal: apply a top-left aligned causal mask in the kernel.
+        bias: optional additive float bias, broadcastable to `(batch, heads,
+            Tq, Tk)` (`(Tq, Tk)` and `(batch, Tq, Tk)` forms too), added to
+            the scaled scores. With a mask, masked entries are folded into
+            it (PyTorch's kernel takes one or the other).
 
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.
@@ -277,6 +316,14 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         # only for 1 < kv_heads < heads; its einsum cannot broadcast one head.
         key = ops.repeat(key, heads, axis=2)
         value = ops.repeat(value, heads, axis=2)
+    if bias is not None:
+        bias = pairwise_4d(ops.cast(bias, "float32"))
+        if is_causal:
+            causal = causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+            mask = causal if mask is None else ops.logical_and(mask, causal)
+            is_causal = False
+        if mask is None:
+            return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
     if mask is None:
         if keras.backend.backend() == "torch" and _on_cuda(query):
             # Only the unmasked call can reach the flash kernels; with a mask,
@@ -287,17 +334,20 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         return ops.dot_product_attention(
             query, key, value, scale=scale, is_causal=is_causal
         )
-    mask = ops.cast(mask, "bool")
-    if len(mask.shape) == 2:
-        mask = mask[None, None]
-    elif len(mask.shape) == 3:
-        mask = ops.expand_dims(mask, 1)
+    mask = pairwise_4d(ops.cast(mask, "bool"))
     if is_causal:
         mask = ops.logical_and(
             mask, causal_mask(ops.shape(query)[1], ops.shape(key)[1])
         )
     row_valid = ops.any(mask, axis=-1, keepdims=True)  # (b|1, h|1, Tq, 1)
     safe_mask = ops.logical_or(mask, ops.logical_not(row_valid))
-    output = ops.dot_product_attention(query, key, value, mask=safe_mask, scale=scale)
+    if bias is None:
+        output = ops.dot_product_attention(
+            query, key, value, mask=safe_mask, scale=scale
+        )
+    else:
+        output = ops.dot_product_attention(
+            query, key, value, bias=ops.where(safe_mask, bias, _MASK_VALUE), scale=scale
+        )
     valid = ops.transpose(row_valid, (0, 2, 1, 3))  # (b|1, Tq, h|1, 1)
     return ops.where(valid, output, ops.zeros_like(output))

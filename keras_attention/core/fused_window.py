@@ -112,7 +112,7 @@ def fused_sliding_window_attention(
     assert tuple(output.shape) == (1, 100, 2, 8)
     ```
     """
-    window = check_positive_int("window", window)
+    window = check_positive_int("fused_sliding_window_attention", "window", window)
     if not isinstance(causal, bool):
         raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
     allow_cpu = bool(_allow_cpu or _FORCE_ON_CPU)

@@ -1,9 +1,13 @@
-"""Attention masks and the NaN-safe masked softmax.
+"""Attention masks, the NaN-safe masked softmax, and inert padding.
 
 Every mask in this module is boolean with `True` meaning "may attend", the
 Keras convention. Masks are built from `arange` comparisons (never `tile`),
 so they trace under `jit` on every backend and accept a tensor offset for
 cached decoding.
+
+Padding is inert: `inert_padding` replaces what masked positions hold by
+zeros before any kernel sees them. A zero weight alone is not enough, since
+`0 * NaN` is NaN in `weights @ value` and in every gradient through it.
 """
 
 from keras import ops
@@ -154,3 +158,123 @@ def masked_softmax(scores, mask=None, axis=-1):
     mask = ops.cast(mask, "bool")
     weights = ops.softmax(ops.where(mask, scores, _MASK_VALUE), axis=axis)
     return weights * ops.cast(mask, "float32")
+
+
+def pairwise_4d(x):
+    """A `(Tq, Tk)` or `(batch, Tq, Tk)` mask or bias as `(b|1, h|1, Tq, Tk)`."""
+    if len(x.shape) == 2:
+        return x[None, None]
+    if len(x.shape) == 3:
+        return ops.expand_dims(x, 1)
+    return x
+
+
+def _reduce_any(mask, axes):
+    return ops.any(ops.cast(mask, "bool"), axis=axes)
+
+
+def key_padding_mask(value_mask=None, key_mask=None, attention_mask=None):
+    """`(batch | 1, Tk)` mask of the keys that at least one query may see.
+
+    A key that no query may attend to is padding, whichever argument masks
+    it: `value_mask`, `key_mask`, or every row of `attention_mask`
+    (`(Tq, Tk)`, `(batch, Tq, Tk)` or `(batch, heads, Tq, Tk)`). Keys seen by
+    some query are data and are left alone.
+
+    Returns:
+        A boolean tensor, or `None` when nothing masks the keys.
+    """
+    from_rows = None
+    if attention_mask is not None:
+        # Reduce over every axis but batch and keys: (Tq, Tk) -> (1, Tk).
+        rank = len(attention_mask.shape)
+        from_rows = _reduce_any(attention_mask, {2: (0,), 3: (1,), 4: (1, 2)}[rank])
+        if rank == 2:
+            from_rows = ops.expand_dims(from_rows, 0)
+    return combine_masks(value_mask, key_mask, from_rows)
+
+
+def query_padding_mask(query_mask=None, attention_mask=None):
+    """`(batch | 1, Tq)` mask of the queries that may attend to some key.
+
+    Returns:
+        A boolean tensor, or `None` when nothing masks the queries.
+    """
+    from_columns = None
+    if attention_mask is not None:
+        # Reduce over every axis but batch and queries: (Tq, Tk) -> (1, Tq).
+        rank = len(attention_mask.shape)
+        from_columns = _reduce_any(attention_mask, {2: (1,), 3: (2,), 4: (1, 3)}[rank])
+        if rank == 2:
+            from_columns = ops.expand_dims(from_columns, 0)
+    return combine_masks(query_mask, from_columns)
+
+
+def inert_padding(x, mask, axis=1):
+    """`x` with the positions that `mask` excludes replaced by zeros.
+
+    Args:
+        x: a tensor with batch axis 0 and time axis `axis`: `(batch, T, ...)`
+            by default, `(batch, heads, T, d)` with `axis=2`.
+        mask: boolean `(batch | 1, T)`, `True` = real data, or `None`.
+        axis: the time axis of `x`.
+
+    Returns:
+        A tensor like `x`; `x` itself when `mask` is `None`. The gradient of
+        the masked positions is zero, whatever they held.
+    """
+    if mask is None:
+        return x
+    mask = ops.cast(mask, "bool")
+    rank = len(x.shape)
+    batch, length = ops.shape(mask)
+    shape = (batch,) + (1,) * (axis - 1) + (length,) + (1,) * (rank - axis - 1)
+    return ops.where(ops.reshape(mask, shape), x, ops.zeros_like(x))
+
+
+def inert_inputs(
+    query,
+    value,
+    key=None,
+    query_mask=None,
+    value_mask=None,
+    key_mask=None,
+    attention_mask=None,
+):
+    """`query`, `value` and `key` with their padding made inert (zeros).
+
+    The one place every layer calls before projecting or scoring: masked
+    query rows (`query_mask`, or rows of `attention_mask` with no key) and
+    keys that no query may see (see `key_padding_mask`) are zeroed, so NaN,
+    inf or garbage in padding never reaches an unmasked output or gradient.
+    `key is value` stays true when it was.
+
+    Returns:
+        `(query, value, key)`; `key` is `None` when it was.
+    """
+    keys = key_padding_mask(value_mask, key_mask, attention_mask)
+    queries = query_padding_mask(query_mask, attention_mask)
+    same_key = key is None or key is value
+    new_value = inert_padding(value, keys)
+    new_key = (
+        key if key is None else new_value if same_key else inert_padding(key, keys)
+    )
+    if query is value and queries is None and keys is None:
+        return query, value, key
+    new_query = inert_padding(query, queries)
+    return new_query, new_value, new_key
+
+
+def split_attention_bias(bias):
+    """An additive bias as a finite float32 bias and a mask of its `-inf`s.
+
+    `-inf` entries block their key like a `False` in a mask, so a row whose
+    every key is blocked gets zero weights (a plain softmax would give NaN).
+
+    Returns:
+        `(bias, keep)`: the bias with `-inf` replaced by 0, and a boolean
+        mask of its shape, `True` where the bias was not `-inf`.
+    """
+    bias = ops.cast(bias, "float32")
+    keep = ops.logical_not(ops.logical_and(ops.isinf(bias), ops.less(bias, 0.0)))
+    return ops.where(keep, bias, ops.zeros_like(bias)), keep

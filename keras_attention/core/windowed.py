@@ -48,11 +48,15 @@ from keras_attention.core.attend import _executing_eagerly, attend
 from keras_attention.core.masking import (
     band_mask,
     combine_masks,
+    inert_padding,
     masked_softmax,
     padding_mask,
 )
 from keras_attention.core.scores import dot_score, scaled_dot_score
-from keras_attention.core.validation import check_positive_int
+from keras_attention.core.validation import (
+    check_non_negative_int,
+    check_positive_int,
+)
 
 # Smallest default block: tiny windows would otherwise give many tiny matmuls.
 MIN_BLOCK_SIZE = 32
@@ -69,15 +73,17 @@ def window_extent(window, causal=True):
     Returns:
         `(left, right)`: `(window - 1, 0)` if causal, else `(window, window)`.
     """
-    window = check_positive_int("window", window)
+    window = check_positive_int("window_extent", "window", window)
     return (window - 1, 0) if causal else (window, window)
 
 
 def default_block_size(window, length=None):
     """The block size used when none is given: `max(window, 32)`, at most `T`."""
-    block = max(check_positive_int("window", window), MIN_BLOCK_SIZE)
+    block = max(
+        check_positive_int("default_block_size", "window", window), MIN_BLOCK_SIZE
+    )
     if length is not None:
-        block = min(block, check_positive_int("length", length))
+        block = min(block, check_positive_int("default_block_size", "length", length))
     return block
 
 
@@ -102,7 +108,8 @@ def blocked_window_is_cheaper(length, window, causal=True, block_size=None):
 
     Args:
         length: sequence length `T` (a Python int; `None` when unknown, in
-            which case the blocked path is chosen: its cost is bounded).
+            which case the blocked path is chosen: its cost is bounded; a
+            zero length never is).
         window: the window size.
         causal: causal or symmetric window.
         block_size: block size, or `None` for `default_block_size`.
@@ -114,10 +121,14 @@ def blocked_window_is_cheaper(length, window, causal=True, block_size=None):
     left, right = window_extent(window, causal)
     if length is None:
         return True
-    length = check_positive_int("length", length)
+    length = check_non_negative_int("blocked_window_is_cheaper", "length", length)
+    if length == 0:  # nothing to attend over: no blocks to cut
+        return False
     if block_size is None:
         block_size = default_block_size(window, length)
-    block_size = check_positive_int("block_size", block_size)
+    block_size = check_positive_int(
+        "blocked_window_is_cheaper", "block_size", block_size
+    )
     num_blocks = -(-length // block_size)
     before, after = _context_blocks(left, right, block_size, num_blocks)
     return 2 * (before + after + 1) * block_size <= length
@@ -155,6 +166,15 @@ def use_blocked_window(
     else:
         length = query_length
     return blocked_window_is_cheaper(length, window, causal, block_size)
+
+
+def _inert(query, key, value, query_mask, key_mask):
+    """Padded queries, keys and values of `(batch, heads, T, d)` as zeros."""
+    return (
+        inert_padding(query, query_mask, axis=2),
+        inert_padding(key, key_mask, axis=2),
+        inert_padding(value, key_mask, axis=2),
+    )
 
 
 def _check_inputs(query, key, value, query_mask, key_mask):
@@ -197,7 +217,7 @@ def _check_inputs(query, key, value, query_mask, key_mask):
 
 
 def _check_options(window, causal, scale, dropout_fn=None):
-    window = check_positive_int("window", window)
+    window = check_positive_int("sliding_window_attention", "window", window)
     if dropout_fn is not None and not callable(dropout_fn):
         raise ValueError(
             "`dropout_fn` must be callable or None; received "
@@ -407,7 +427,10 @@ def sliding_window_attention(
     """
     window = _check_options(window, causal, scale, dropout_fn)
     _check_inputs(query, key, value, query_mask, key_mask)
-    block_size = check_positive_int("block_size", block_size, allow_none=True)
+    query, key, value = _inert(query, key, value, query_mask, key_mask)
+    block_size = check_positive_int(
+        "sliding_window_attention", "block_size", block_size, allow_none=True
+    )
     slopes = _alibi_slopes(alibi_slopes, query.shape[1])
     left, right = window_extent(window, causal)
 
@@ -516,6 +539,7 @@ def reference_sliding_window_attention(
     """
     window = _check_options(window, causal, scale, dropout_fn)
     _check_inputs(query, key, value, query_mask, key_mask)
+    query, key, value = _inert(query, key, value, query_mask, key_mask)
     slopes = _alibi_slopes(alibi_slopes, query.shape[1])
     left, right = window_extent(window, causal)
     length = ops.shape(query)[2]

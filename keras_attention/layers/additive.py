@@ -31,6 +31,12 @@ class AdditiveAttention(BaseAttention):
     masked query positions) get all-zero weights and a zero output, where
     `keras.layers.AdditiveAttention` would give uniform weights.
 
+    Padding is inert: whatever a masked key, value or query position holds
+    (NaN, inf, garbage), it is replaced by zeros before scoring, so it never
+    reaches an unmasked output or a gradient. Masks are boolean or integer
+    0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
+    -inf = block, is an `attention_bias`).
+
     Args:
         units: size of the hidden layer ($W_q$, $W_k$ project to `units`).
         use_bias: whether to add the bias $b$ inside the `tanh`.
@@ -54,8 +60,12 @@ class AdditiveAttention(BaseAttention):
         value_mask: optional boolean `(batch, Tv)`; filled from the value's
             Keras mask.
         key_mask: optional boolean `(batch, Tv)`; combined with `value_mask`.
-        attention_mask: optional boolean `(Tq, Tv)` or `(batch, Tq, Tv)`,
-            `True` = may attend.
+        attention_mask: optional boolean or 0/1 integer `(Tq, Tv)` or
+            `(batch, Tq, Tv)`, `True` = may attend. Float masks are refused.
+        attention_bias: optional float `(Tq, Tv)` or `(batch, Tq, Tv)` (any
+            axis may be 1), added to the scores in float32 before the softmax:
+            relative-position biases, or additive masks (`-inf` blocks a key
+            like a `False` in `attention_mask`; a fully blocked row gets zeros).
         use_causal_mask: if `True`, query `i` only attends to keys `<= i`.
         return_attention_scores: also return the attention weights.
         training: whether dropout is active.
@@ -83,7 +93,7 @@ class AdditiveAttention(BaseAttention):
 
     def __init__(self, units, use_bias=True, normalize=False, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_positive_int("units", units)
+        self.units = check_positive_int(self, "units", units)
         self.use_bias = bool(use_bias)
         self.normalize = bool(normalize)
 

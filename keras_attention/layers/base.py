@@ -12,20 +12,34 @@ import keras
 from keras import ops
 
 from keras_attention.core.attend import attend
-from keras_attention.core.masking import combine_masks, compute_attention_mask
+from keras_attention.core.masking import (
+    combine_masks,
+    compute_attention_mask,
+    inert_inputs,
+    split_attention_bias,
+)
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_attention_bias,
+    check_attention_mask,
+    check_feature_size,
+    check_features_known,
+    check_mask,
     check_positive_int,
+    check_query_value_key,
     check_rate,
-    describe_shape,
 )
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 
-def _compatible(a, b):
-    return a is None or b is None or a == b
+def _drop_heads(x):
+    """A `(batch, 1, Tq, Tk)` mask or bias of a single-head layer as 3-D."""
+    if x is not None and len(x.shape) == 4:
+        return ops.squeeze(x, 1)
+    return x
 
 
-class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
+class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
     """Base class of the single-head query/value attention layers.
 
     Args:
@@ -60,9 +74,9 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             kernel_constraint,
             bias_constraint,
         )
-        self.dropout = check_rate("dropout", dropout)
+        self.dropout = check_rate(self, "dropout", dropout)
         self.query_chunk_size = check_positive_int(
-            "query_chunk_size", query_chunk_size, allow_none=True
+            self, "query_chunk_size", query_chunk_size, allow_none=True
         )
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(self.dropout, dtype="float32")
@@ -86,97 +100,36 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         """Whether `fused_call` may replace the explicit-weights path."""
         return False
 
-    def fused_call(self, query, key, value, mask):
+    def fused_call(self, query, key, value, mask, bias=None):
         """Attention output through a fused kernel (see `can_fuse`)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------- validation
     def _check_shapes(self, query_shape, value_shape, key_shape=None):
-        query_shape = tuple(query_shape)
-        value_shape = tuple(value_shape)
-        name = self.__class__.__name__
-        if len(query_shape) not in (2, 3):
-            raise ValueError(
-                f"{name}: `query` must have shape (batch, Tq, dim), or "
-                f"(batch, dim) for a single decoder step; received shape "
-                f"{describe_shape(query_shape)}."
-            )
-        if len(value_shape) != 3:
-            raise ValueError(
-                f"{name}: `value` must have shape (batch, Tv, dim); received "
-                f"shape {describe_shape(value_shape)}."
-            )
-        if key_shape is not None:
-            key_shape = tuple(key_shape)
-            if len(key_shape) != 3:
-                raise ValueError(
-                    f"{name}: `key` must have shape (batch, Tv, dim); received "
-                    f"shape {describe_shape(key_shape)}."
-                )
-            if not _compatible(key_shape[1], value_shape[1]):
-                raise ValueError(
-                    f"{name}: `key` and `value` must have the same length "
-                    f"(axis 1); received key shape {describe_shape(key_shape)} and "
-                    f"value shape {describe_shape(value_shape)}."
-                )
-        else:
-            key_shape = value_shape
-        batches = [("query", query_shape[0]), ("value", value_shape[0])]
-        batches.append(("key", key_shape[0]))
-        known = [(n, b) for n, b in batches if b is not None]
-        if len({b for _, b in known}) > 1:
-            got = ", ".join(f"{n}={b}" for n, b in known)
-            raise ValueError(
-                f"{name}: `query`, `value` and `key` must have the same batch "
-                f"size; received {got}."
-            )
+        shapes = check_query_value_key(
+            self, query_shape, value_shape, key_shape, single_step=True
+        )
+        query_shape, value_shape, key_shape = shapes
         self.check_shapes(query_shape, key_shape, value_shape)
-        return query_shape, value_shape, key_shape
-
-    def _check_mask(self, arg, mask, expected):
-        if mask is None:
-            return
-        shape = tuple(mask.shape)
-        if len(shape) != len(expected) or not all(
-            _compatible(a, b) for a, b in zip(shape, expected, strict=True)
-        ):
-            raise ValueError(
-                f"{self.__class__.__name__}: `{arg}` must have shape "
-                f"{describe_shape(expected)}; received shape {describe_shape(shape)}."
-            )
-
-    def _check_attention_mask(self, attention_mask, query_length, key_length):
-        if attention_mask is None:
-            return
-        shape = tuple(attention_mask.shape)
-        if (
-            len(shape) not in (2, 3, 4)
-            or not (shape[-2] in (1, None, query_length) or query_length is None)
-            or not (shape[-1] in (1, None, key_length) or key_length is None)
-        ):
-            raise ValueError(
-                f"{self.__class__.__name__}: `attention_mask` must have shape "
-                f"(Tq, Tk), (batch, Tq, Tk) or (batch, heads, Tq, Tk) with "
-                f"Tq={query_length} and Tk={key_length}; received shape "
-                f"{describe_shape(shape)}."
-            )
+        if self.built and getattr(self, "_built_dims", None):
+            for arg, shape in zip(("query", "value", "key"), shapes, strict=True):
+                check_feature_size(self, arg, shape, self._built_dims[arg])
+        return shapes
 
     # ------------------------------------------------------------------ Keras
     def build(self, query_shape, value_shape, key_shape=None):
         query_shape, value_shape, key_shape = self._check_shapes(
             query_shape, value_shape, key_shape
         )
-        for arg, dim in (
-            ("query", query_shape[-1]),
-            ("value", value_shape[-1]),
-            ("key", key_shape[-1]),
-        ):
-            if dim is None:
-                raise ValueError(
-                    f"{self.__class__.__name__}: the last axis of `{arg}` "
-                    f"(features) must be known; received None."
-                )
+        check_features_known(
+            self, {"query": query_shape, "value": value_shape, "key": key_shape}
+        )
         self.build_score(query_shape[-1], key_shape[-1], value_shape[-1])
+        self._built_dims = {
+            "query": query_shape[-1],
+            "value": value_shape[-1],
+            "key": key_shape[-1],
+        }
         self.built = True
 
     def call(
@@ -189,6 +142,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
+        attention_bias=None,
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
@@ -201,6 +155,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             value_mask=value_mask,
             key_mask=key_mask,
             attention_mask=attention_mask,
+            attention_bias=attention_bias,
             use_causal_mask=use_causal_mask,
             return_attention_scores=return_attention_scores,
             training=training,
@@ -216,6 +171,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
+        attention_bias=None,
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
@@ -236,15 +192,38 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             query.shape, value.shape, key.shape
         )
         single_step = len(query_shape) == 2
+        batch = query_shape[0]
+        query_length = 1 if single_step else query_shape[1]
+        step_mask = (
+            single_step and query_mask is not None and len(query_mask.shape) == 1
+        )
+        check_mask(
+            self,
+            "query_mask",
+            query_mask,
+            (batch,) if step_mask else (batch, query_length),
+        )
+        check_mask(self, "value_mask", value_mask, tuple(value_shape[:2]))
+        check_mask(self, "key_mask", key_mask, tuple(key.shape[:2]))
+        key_length = value_shape[1]
+        check_attention_mask(
+            self, attention_mask, batch, query_length, key_length, heads=1
+        )
+        check_attention_bias(
+            self, attention_bias, batch, query_length, key_length, heads=1
+        )
         if single_step:
             query = ops.expand_dims(query, 1)
             if query_mask is not None:
                 query_mask = ops.reshape(query_mask, (-1, 1))
-        query_length, key_length = query.shape[1], value_shape[1]
-        self._check_mask("query_mask", query_mask, tuple(query.shape[:2]))
-        self._check_mask("value_mask", value_mask, tuple(value_shape[:2]))
-        self._check_mask("key_mask", key_mask, tuple(key.shape[:2]))
-        self._check_attention_mask(attention_mask, query_length, key_length)
+        attention_mask = _drop_heads(attention_mask)
+        bias = None
+        if attention_bias is not None:
+            bias, keep = split_attention_bias(_drop_heads(attention_bias))
+            attention_mask = combine_masks(attention_mask, keep)
+        query, value, key = inert_inputs(
+            query, value, key, query_mask, value_mask, key_mask, attention_mask
+        )
 
         mask = compute_attention_mask(
             ops.shape(query)[1],
@@ -262,7 +241,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
             )
             mask = combine_masks(mask, located_mask)
         if locate is None and self.can_fuse(training, return_attention_scores):
-            output, weights = self.fused_call(query, key, value, mask), None
+            output, weights = self.fused_call(query, key, value, mask, bias), None
         else:
             projected_query, projected_key = self.project(query, key)
             dropout_fn = None
@@ -289,6 +268,7 @@ class BaseAttention(WeightSettingsMixin, keras.layers.Layer):
                 query_chunk_size=chunk_size,
                 return_weights=return_attention_scores,
                 score_args=score_args,
+                bias=bias,
             )
             output, weights = result if return_attention_scores else (result, None)
         output = ops.cast(output, self.compute_dtype)

@@ -3,7 +3,14 @@
 import keras
 from keras import ops
 
-from keras_attention.core.validation import check_choice, check_positive_int
+from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_choice,
+    check_integer_dtype,
+    check_positive_int,
+    check_rank,
+    errors_as,
+)
 from keras_attention.layers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
@@ -13,7 +20,7 @@ POSITIONS = ("learned", "sinusoidal", None)
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class TokenAndPositionEmbedding(keras.layers.Layer):
+class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
     r"""Token embedding plus a positional encoding.
 
     $$x_p = \alpha\, E_{\mathrm{token}}[t_p] + PE_p,$$
@@ -38,8 +45,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: int token ids `(batch, length)`.
-        start_index: position of the first token (cached decoding).
+        inputs: int token ids `(batch, length)` (float ids raise a
+            `TypeError`).
+        start_index: position of the first token (cached decoding). With
+            learned positions, `start_index + length` must be at most
+            `sequence_length`.
 
     Returns:
         `(batch, length, embedding_dim)` in the layer's compute dtype.
@@ -74,11 +84,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-        self.sequence_length = check_positive_int("sequence_length", sequence_length)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.vocabulary_size = check_positive_int(
+            self, "vocabulary_size", vocabulary_size
+        )
+        self.sequence_length = check_positive_int(
+            self, "sequence_length", sequence_length
+        )
+        self.embedding_dim = check_positive_int(self, "embedding_dim", embedding_dim)
         self.position_encoding = check_choice(
-            "position_encoding", position_encoding, POSITIONS
+            self, "position_encoding", position_encoding, POSITIONS
         )
         self.mask_zero = bool(mask_zero)
         self.scale_embeddings = bool(scale_embeddings)
@@ -103,18 +117,27 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.supports_masking = mask_zero
 
+    def _check_ids(self, shape):
+        check_rank(self, "inputs", tuple(shape), (2,), "(batch, length)")
+
     def build(self, inputs_shape):
+        self._check_ids(inputs_shape)
         self.token_embedding.build(inputs_shape)
         if self.position_embedding is not None:
             self.position_embedding.build(tuple(inputs_shape) + (self.embedding_dim,))
         self.built = True
 
     def call(self, inputs, start_index=0):
+        self._check_ids(inputs.shape)
+        check_integer_dtype(self, "inputs", inputs)
         x = self.token_embedding(inputs)
         if self.scale_embeddings:
             x = x * ops.cast(ops.sqrt(float(self.embedding_dim)), x.dtype)
         if self.position_embedding is not None:
-            x = self.position_embedding(x, start_index=start_index)
+            # The positional layer checks `start_index` and the length
+            # against its table; its errors name this layer.
+            with errors_as(self, self.position_embedding):
+                x = self.position_embedding(x, start_index=start_index)
         return x
 
     def compute_mask(self, inputs, mask=None):

@@ -3,7 +3,12 @@
 import keras
 from keras import ops
 
-from keras_attention.core.validation import check_choice, check_positive_int
+from keras_attention.core.validation import (
+    check_choice,
+    check_positive_int,
+    check_required_value,
+    check_shape,
+)
 from keras_attention.layers.multiplicative import MultiplicativeAttention
 
 SCORES = ("dot", "scaled_dot", "general", "concat")
@@ -117,18 +122,19 @@ class LocalAttention(MultiplicativeAttention):
         use_scale=False,
         **kwargs,
     ):
-        check_choice("score", score, SCORES)
+        check_choice(self, "score", score, SCORES)
         super().__init__(score=score, use_scale=use_scale, units=units, **kwargs)
-        if self.query_chunk_size is not None:
-            raise ValueError(
-                "LocalAttention does not chunk queries (its window already "
-                f"bounds the work per query); received query_chunk_size="
-                f"{self.query_chunk_size}."
-            )
-        self.window_width = check_positive_int("window_width", window_width)
-        self.mode = check_choice("mode", mode, MODES)
+        check_required_value(
+            self,
+            "query_chunk_size",
+            self.query_chunk_size,
+            None,
+            "(its window already bounds the work per query: it does not chunk queries)",
+        )
+        self.window_width = check_positive_int(self, "window_width", window_width)
+        self.mode = check_choice(self, "mode", mode, MODES)
         self.position_units = check_positive_int(
-            "position_units", position_units, allow_none=True
+            self, "position_units", position_units, allow_none=True
         )
 
     def build_score(self, query_dim, key_dim, value_dim):
@@ -149,27 +155,27 @@ class LocalAttention(MultiplicativeAttention):
             length = ops.sum(ops.cast(key_padding, "float32"), axis=-1, keepdims=True)
         return ops.maximum(length - 1.0, 0.0) * ops.sigmoid(logits)
 
-    def _check_positions(self, positions, single_step):
+    def _check_positions(self, positions, query_shape):
+        name = self.__class__.__name__
         if self.mode == "predictive":
             if positions is not None:
                 raise ValueError(
-                    "LocalAttention(mode='predictive') predicts its positions; "
-                    "`positions` is only for mode='monotonic'."
+                    f"{name}: `positions` must be None with mode='predictive' "
+                    f"(the layer predicts its positions; `positions` is for "
+                    f"mode='monotonic'); received `positions` of shape "
+                    f"{tuple(positions.shape)}."
                 )
             return
+        single_step = len(query_shape) == 2
         if positions is None and single_step:
             raise ValueError(
-                "LocalAttention(mode='monotonic') needs `positions` (the "
-                "aligned source position of each batch item, shape (batch,)) "
-                "for a single decoder step."
+                f"{name}: `positions` is required with mode='monotonic' for a "
+                f"single decoder step (the aligned source position of each "
+                f"batch item, shape (batch,)); received positions=None."
             )
-        expected = 1 if single_step else 2
-        if positions is not None and len(positions.shape) not in (0, expected):
-            raise ValueError(
-                f"LocalAttention: `positions` must have shape "
-                f"{'(batch,)' if single_step else '(batch, Tq)'}; received "
-                f"shape {tuple(positions.shape)}."
-            )
+        if positions is not None and len(positions.shape):  # scalars broadcast
+            expected = tuple(query_shape[: 1 if single_step else 2])
+            check_shape(self, "positions", positions.shape, expected)
 
     def call(
         self,
@@ -182,6 +188,7 @@ class LocalAttention(MultiplicativeAttention):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
+        attention_bias=None,
         use_causal_mask=False,
         return_attention_scores=False,
         return_positions=False,
@@ -190,7 +197,7 @@ class LocalAttention(MultiplicativeAttention):
         single_step = len(query.shape) == 2
         if positions is not None:
             positions = ops.convert_to_tensor(positions)
-        self._check_positions(positions, single_step)
+        self._check_positions(positions, tuple(query.shape))
         width = float(self.window_width)
 
         def locate(query, key_padding):
@@ -226,6 +233,7 @@ class LocalAttention(MultiplicativeAttention):
             value_mask=value_mask,
             key_mask=key_mask,
             attention_mask=attention_mask,
+            attention_bias=attention_bias,
             use_causal_mask=use_causal_mask,
             return_attention_scores=return_attention_scores,
             training=training,

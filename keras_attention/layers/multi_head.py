@@ -1,6 +1,7 @@
 """Multi-head attention with grouped-query heads, windows, RoPE/ALiBi and a KV cache."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -11,13 +12,24 @@ from keras_attention.core.masking import (
     band_mask,
     combine_masks,
     compute_attention_mask,
+    inert_inputs,
+    pairwise_4d,
+    split_attention_bias,
 )
 from keras_attention.core.positions import alibi_bias, alibi_slopes, rotate_half
 from keras_attention.core.scores import additive_score, general_score, scaled_dot_score
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_attention_bias,
+    check_attention_mask,
     check_choice,
+    check_divides,
+    check_feature_size,
+    check_features_known,
+    check_mask,
     check_positive_float,
     check_positive_int,
+    check_query_value_key,
     check_rate,
     describe_shape,
 )
@@ -29,7 +41,7 @@ POSITIONS = (None, "rope", "alibi")
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
+class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
     r"""Multi-head attention (Vaswani et al., 2017) with grouped-query heads.
 
     Queries, keys and values are projected per head, each head attends, and
@@ -79,6 +91,11 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
     read as is (cross-attention over precomputed encoder keys and values).
 
     Fully masked rows get zero attention (Keras gives them uniform weights).
+    Padding is inert: whatever a masked key, value or query position holds
+    (NaN, inf, garbage), it is replaced by zeros before scoring, so it never
+    reaches an unmasked output or a gradient. Masks are boolean or integer
+    0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
+    -inf = block, is an `attention_bias`).
 
     Args:
         num_heads: number of query heads.
@@ -113,8 +130,15 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         value_mask: optional boolean `(batch, Tv)`; filled from the value's
             Keras mask.
         key_mask: optional boolean `(batch, Tv)`.
-        attention_mask: optional boolean `(Tq, Tv)`, `(batch, Tq, Tv)` or
-            `(batch, num_heads, Tq, Tv)`; `True` = may attend.
+        attention_mask: optional boolean or 0/1 integer `(Tq, Tv)`,
+            `(batch, Tq, Tv)` or `(batch, num_heads, Tq, Tv)`; `True` = may
+            attend. Float masks are refused (see `attention_bias`).
+        attention_bias: optional float, broadcastable to `(batch, num_heads,
+            Tq, Tv)` (`(Tq, Tv)` and `(batch, Tq, Tv)` forms too), added to
+            the scaled scores in float32 (on the fused path, through the
+            kernel's bias): relative-position biases, or additive masks
+            (`-inf` blocks a key like a `False` in `attention_mask`; a fully
+            blocked row gets zeros). With `cache`, `Tv` is the cache length.
         use_causal_mask: query `i` attends to keys `<= i` (top-left aligned).
         return_attention_scores: also return the weights
             `(batch, num_heads, Tq, Tv)`.
@@ -163,32 +187,39 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        self.key_dim = check_positive_int("key_dim", key_dim)
-        self.value_dim = check_positive_int("value_dim", value_dim, allow_none=True)
-        self.num_key_value_heads = check_positive_int(
-            "num_key_value_heads", num_key_value_heads, allow_none=True
+        self.num_heads = check_positive_int(self, "num_heads", num_heads)
+        self.key_dim = check_positive_int(self, "key_dim", key_dim)
+        self.value_dim = check_positive_int(
+            self, "value_dim", value_dim, allow_none=True
         )
-        if self.num_key_value_heads and num_heads % self.num_key_value_heads:
-            raise ValueError(
-                f"`num_key_value_heads` must divide `num_heads`; received "
-                f"num_key_value_heads={num_key_value_heads}, num_heads={num_heads}."
-            )
-        self.dropout = check_rate("dropout", dropout)
+        self.num_key_value_heads = check_positive_int(
+            self, "num_key_value_heads", num_key_value_heads, allow_none=True
+        )
+        check_divides(
+            self,
+            "num_key_value_heads",
+            self.num_key_value_heads,
+            num_heads,
+            "`num_heads`",
+        )
+        self.dropout = check_rate(self, "dropout", dropout)
         self.use_bias = bool(use_bias)
-        self.output_dim = check_positive_int("output_dim", output_dim, allow_none=True)
-        self.score = check_choice("score", score, SCORES)
-        self.window = check_positive_int("window", window, allow_none=True)
+        self.output_dim = check_positive_int(
+            self, "output_dim", output_dim, allow_none=True
+        )
+        self.score = check_choice(self, "score", score, SCORES)
+        self.window = check_positive_int(self, "window", window, allow_none=True)
         self.position_embedding = check_choice(
-            "position_embedding", position_embedding, POSITIONS
+            self, "position_embedding", position_embedding, POSITIONS
         )
         if position_embedding == "rope" and key_dim % 2:
             raise ValueError(
-                f"`key_dim` must be even with position_embedding='rope'; "
+                f"MultiHeadAttention: `key_dim` must be even with "
+                f"position_embedding='rope'; "
                 f"received key_dim={key_dim}."
             )
         self.rope_max_wavelength = check_positive_float(
-            "rope_max_wavelength", rope_max_wavelength
+            self, "rope_max_wavelength", rope_max_wavelength
         )
         self._init_weight_settings(
             kernel_initializer,
@@ -246,63 +277,78 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
 
     # ------------------------------------------------------------- validation
     def _check_shapes(self, query_shape, value_shape, key_shape=None):
-        name = self.__class__.__name__
-        query_shape, value_shape = tuple(query_shape), tuple(value_shape)
-        key_shape = value_shape if key_shape is None else tuple(key_shape)
-        for arg, shape in (
-            ("query", query_shape),
-            ("value", value_shape),
-            ("key", key_shape),
-        ):
-            if len(shape) != 3:
-                raise ValueError(
-                    f"{name}: `{arg}` must have shape (batch, T, dim); received "
-                    f"shape {describe_shape(shape)}."
-                )
-            if shape[-1] is None:
-                raise ValueError(
-                    f"{name}: the last axis of `{arg}` must be known; received "
-                    f"shape {describe_shape(shape)}."
-                )
-        if (
-            None not in (key_shape[1], value_shape[1])
-            and key_shape[1] != value_shape[1]
-        ):
-            raise ValueError(
-                f"{name}: `key` and `value` must have the same length (axis 1); "
-                f"received key shape {describe_shape(key_shape)} and value shape "
-                f"{describe_shape(value_shape)}."
-            )
-        batches = {s[0] for s in (query_shape, value_shape, key_shape)} - {None}
-        if len(batches) > 1:
-            raise ValueError(
-                f"{name}: `query`, `value` and `key` must have the same batch "
-                f"size; received shapes {describe_shape(query_shape)}, "
-                f"{describe_shape(value_shape)} and {describe_shape(key_shape)}."
-            )
-        return query_shape, value_shape, key_shape
+        shapes = check_query_value_key(self, query_shape, value_shape, key_shape)
+        query_shape, value_shape, key_shape = shapes
+        check_features_known(
+            self, {"query": query_shape, "value": value_shape, "key": key_shape}
+        )
+        if self.built:
+            for arg, shape, kernel in (
+                ("query", query_shape, self.query_kernel),
+                ("value", value_shape, self.value_kernel),
+                ("key", key_shape, self.key_kernel),
+            ):
+                check_feature_size(self, arg, shape, kernel.shape[0])
+        return shapes
 
-    def _check_cache(self, cache, cache_update_index):
+    def _check_masks(
+        self, query, value, key, masks, attention_mask, attention_bias, cache
+    ):
+        batch, query_length, key_length = query.shape[0], query.shape[1], value.shape[1]
+        for arg, mask, expected in (
+            ("query_mask", masks[0], (batch, query_length)),
+            ("value_mask", masks[1], (batch, key_length)),
+            ("key_mask", masks[2], (batch, key.shape[1])),
+        ):
+            check_mask(self, arg, mask, expected)
+        if cache is not None:  # the keys are the cache's
+            key_length = cache.shape[2]
+        for check, x in (
+            (check_attention_mask, attention_mask),
+            (check_attention_bias, attention_bias),
+        ):
+            check(self, x, batch, query_length, key_length, heads=self.num_heads)
+
+    def _check_cache(self, cache, cache_update_index, query_batch, query_length):
+        name = self.__class__.__name__
         if cache is None:
             if cache_update_index is not None:
-                raise ValueError("`cache_update_index` was given without a `cache`.")
+                raise ValueError(
+                    f"{name}: `cache_update_index` was given without a `cache`; "
+                    f"received cache=None, cache_update_index={cache_update_index!r}."
+                )
             return
-        expected = (None, 2, None, self._kv_heads, self.key_dim)
+        expected = (query_batch, 2, None, self._kv_heads, self.key_dim)
         shape = tuple(cache.shape)
         if len(shape) != 5 or any(
             e is not None and s is not None and s != e
             for s, e in zip(shape, expected, strict=True)
         ):
             raise ValueError(
-                f"{self.__class__.__name__}: `cache` must have shape (batch, 2, "
+                f"{name}: `cache` must have shape ({query_batch or 'batch'}, 2, "
                 f"max_length, {self._kv_heads}, {self.key_dim}); received shape "
                 f"{describe_shape(shape)}."
             )
         if self._value_dim != self.key_dim:
             raise ValueError(
-                f"A KV cache needs value_dim == key_dim; received "
+                f"{name}: a KV `cache` needs `value_dim` == `key_dim`; received "
                 f"value_dim={self._value_dim}, key_dim={self.key_dim}."
             )
+        if isinstance(cache_update_index, numbers.Integral) and not isinstance(
+            cache_update_index, bool
+        ):
+            max_length = shape[2]
+            if cache_update_index < 0 or (
+                max_length is not None
+                and query_length is not None
+                and cache_update_index + query_length > max_length
+            ):
+                raise ValueError(
+                    f"{name}: `cache_update_index` must be in [0, max_length - "
+                    f"Tq] = [0, {max_length} - {query_length}] so that the new "
+                    f"steps fit in the cache; received "
+                    f"cache_update_index={cache_update_index}."
+                )
 
     # ------------------------------------------------------------------- call
     def _project(self, x, kernel, bias):
@@ -319,6 +365,7 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
+        attention_bias=None,
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
@@ -327,8 +374,31 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
     ):
         if key is None:
             key, key_mask = value, None
+        self_attention = query is value and key is value
         self._check_shapes(query.shape, value.shape, key.shape)
-        self._check_cache(cache, cache_update_index)
+        self._check_masks(
+            query,
+            value,
+            key,
+            (query_mask, value_mask, key_mask),
+            attention_mask,
+            attention_bias,
+            cache,
+        )
+        self._check_cache(cache, cache_update_index, *query.shape[:2])
+        if attention_mask is not None:
+            attention_mask = pairwise_4d(ops.cast(attention_mask, "bool"))
+        if attention_bias is not None:
+            attention_bias, keep = split_attention_bias(pairwise_4d(attention_bias))
+            attention_mask = combine_masks(attention_mask, keep)
+        if cache is None:
+            query, value, key = inert_inputs(
+                query, value, key, query_mask, value_mask, key_mask, attention_mask
+            )
+        elif cache_update_index is not None:
+            # Cached steps attend to every written position (value masks are
+            # not kept in the cache), so only padded queries are zeroed.
+            query, value, key = inert_inputs(query, value, key, query_mask)
         q = self._project(query, self.query_kernel, self.query_bias)
         offset = 0
         if cache is not None and cache_update_index is None:
@@ -370,7 +440,7 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
                 k.shape[1],
                 self.window,
                 causal=bool(use_causal_mask),
-                same_length=query is value and key is value,
+                same_length=self_attention,
             )
         ):
             output = self._blocked(
@@ -397,20 +467,16 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         )
         if mask is not None and len(mask.shape) == 3:
             mask = ops.expand_dims(mask, 1)
-        if attention_mask is not None:
-            attention_mask = ops.cast(attention_mask, "bool")
-            if len(attention_mask.shape) == 3:
-                attention_mask = ops.expand_dims(attention_mask, 1)
-            mask = combine_masks(mask, attention_mask)
+        mask = combine_masks(mask, attention_mask)
         if self.window is not None:
             left = self.window - 1 if use_causal_mask else self.window
             right = 0 if use_causal_mask else self.window
             mask = combine_masks(
                 mask, band_mask(query_length, key_length, left, right, offset)
             )
-        bias = None
+        alibi = None
         if self.position_embedding == "alibi":
-            bias = alibi_bias(
+            alibi = alibi_bias(
                 self.num_heads, query_length, key_length, offset, use_causal_mask
             )
 
@@ -419,7 +485,7 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
             self.score == "scaled_dot"
             and not return_attention_scores
             and not dropout_active
-            and bias is None
+            and alibi is None
         ):
             causal_only = (
                 use_causal_mask
@@ -429,15 +495,19 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
                     m is None
                     for m in (query_mask, value_mask, key_mask, attention_mask)
                 )
+                and attention_bias is None
                 and q.shape[1] is not None
                 and q.shape[1] == k.shape[1]
             )
             if causal_only:  # let the kernel build the mask (flash-friendly)
                 output = self._fused(q, k, v, None, is_causal=True)
             else:
-                output = self._fused(q, k, v, mask)
+                output = self._fused(q, k, v, mask, bias=attention_bias)
             weights = None
         else:
+            bias = alibi
+            if attention_bias is not None:
+                bias = attention_bias if bias is None else bias + attention_bias
             output, weights = self._explicit(q, k, v, mask, bias, training)
         return self._output(output, weights, return_attention_scores, cache)
 
@@ -492,17 +562,25 @@ class MultiHeadAttention(WeightSettingsMixin, keras.layers.Layer):
         )
         return ops.transpose(output, (0, 2, 1, 3))
 
-    def _fused(self, q, k, v, mask, is_causal=False):
+    def _fused(self, q, k, v, mask, is_causal=False, bias=None):
         scale = 1.0 / math.sqrt(self.key_dim)
         if self._value_dim == self.key_dim:
-            return fused_attention(q, k, v, mask=mask, scale=scale, is_causal=is_causal)
+            return fused_attention(
+                q, k, v, mask=mask, scale=scale, is_causal=is_causal, bias=bias
+            )
         size = max(self.key_dim, self._value_dim)
 
         def pad(x):
             return ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, size - x.shape[-1]]])
 
         output = fused_attention(
-            pad(q), pad(k), pad(v), mask=mask, scale=scale, is_causal=is_causal
+            pad(q),
+            pad(k),
+            pad(v),
+            mask=mask,
+            scale=scale,
+            is_causal=is_causal,
+            bias=bias,
         )
         return output[..., : self._value_dim]
 

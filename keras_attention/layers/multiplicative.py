@@ -48,6 +48,12 @@ class MultiplicativeAttention(BaseAttention):
     masked query positions) get all-zero weights and a zero output, where
     `keras.layers.Attention` would give uniform weights.
 
+    Padding is inert: whatever a masked key, value or query position holds
+    (NaN, inf, garbage), it is replaced by zeros before scoring, so it never
+    reaches an unmasked output or a gradient. Masks are boolean or integer
+    0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
+    -inf = block, is an `attention_bias`).
+
     Args:
         score: one of `"dot"`, `"scaled_dot"`, `"general"`, `"concat"`,
             `"location"`.
@@ -73,8 +79,12 @@ class MultiplicativeAttention(BaseAttention):
         value_mask: optional boolean `(batch, Tv)`; filled from the value's
             Keras mask.
         key_mask: optional boolean `(batch, Tv)`; combined with `value_mask`.
-        attention_mask: optional boolean `(Tq, Tv)` or `(batch, Tq, Tv)`,
-            `True` = may attend.
+        attention_mask: optional boolean or 0/1 integer `(Tq, Tv)` or
+            `(batch, Tq, Tv)`, `True` = may attend. Float masks are refused.
+        attention_bias: optional float `(Tq, Tv)` or `(batch, Tq, Tv)` (any
+            axis may be 1), added to the scores in float32 before the softmax:
+            relative-position biases, or additive masks (`-inf` blocks a key
+            like a `False` in `attention_mask`; a fully blocked row gets zeros).
         use_causal_mask: if `True`, query `i` only attends to keys `<= i`.
         return_attention_scores: also return the attention weights.
         training: whether dropout is active.
@@ -109,10 +119,12 @@ class MultiplicativeAttention(BaseAttention):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.score_name = check_choice("score", score, SCORES)
+        self.score_name = check_choice(self, "score", score, SCORES)
         self.use_scale = bool(use_scale)
-        self.units = check_positive_int("units", units, allow_none=True)
-        self.max_length = check_positive_int("max_length", max_length, allow_none=True)
+        self.units = check_positive_int(self, "units", units, allow_none=True)
+        self.max_length = check_positive_int(
+            self, "max_length", max_length, allow_none=True
+        )
         if score == "location" and max_length is None:
             raise ValueError(
                 "`max_length` is required with score='location' (it sizes the "
@@ -185,7 +197,7 @@ class MultiplicativeAttention(BaseAttention):
             and not (self.dropout > 0 and training)
         )
 
-    def fused_call(self, query, key, value, mask):
+    def fused_call(self, query, key, value, mask, bias=None):
         key_dim, value_dim = key.shape[-1], value.shape[-1]
         scale = 1.0 if self.score_name == "dot" else 1.0 / math.sqrt(key_dim)
         size = max(key_dim, value_dim)
@@ -197,7 +209,7 @@ class MultiplicativeAttention(BaseAttention):
             return ops.expand_dims(x, 2)
 
         output = fused_attention(
-            heads(query), heads(key), heads(value), mask=mask, scale=scale
+            heads(query), heads(key), heads(value), mask=mask, scale=scale, bias=bias
         )
         return ops.squeeze(output, 2)[..., :value_dim]
 

@@ -6,46 +6,39 @@ import keras
 from keras import ops
 
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
     check_choice,
+    check_feature_size,
+    check_features_known,
+    check_non_negative_int,
     check_positive_float,
     check_positive_int,
+    check_rank,
 )
 
 MODES = ("encoding", "add")
 
 
-class _PositionalBase(keras.layers.Layer):
+class _PositionalBase(ValidatedLayerMixin, keras.layers.Layer):
     """Shared input checks, `mode` handling and Keras contract."""
 
     def __init__(self, mode="encoding", **kwargs):
         super().__init__(**kwargs)
-        self.mode = check_choice("mode", mode, MODES)
+        self.mode = check_choice(self, "mode", mode, MODES)
         self.supports_masking = True
 
-    def _check_inputs(self, inputs):
-        shape = tuple(inputs.shape)
-        if len(shape) < 2:
-            raise ValueError(
-                f"{self.__class__.__name__}: `inputs` must have shape "
-                f"(batch, sequence_length, dim); received shape {shape}."
-            )
-        if shape[-1] is None:
-            raise ValueError(
-                f"{self.__class__.__name__}: the last axis of `inputs` "
-                f"(features) must be known; received shape {shape}."
-            )
+    def _check_inputs(self, shape):
+        shape = tuple(shape)
+        # Positions run along axis -2: any rank of at least 2.
+        ranks = range(2, max(len(shape), 2) + 1)
+        check_rank(self, "inputs", shape, ranks, "(batch, sequence_length, dim)")
+        check_features_known(self, {"inputs": shape})
         return shape
 
-    @staticmethod
-    def _check_start_index(start_index):
-        if isinstance(start_index, bool) or (
-            isinstance(start_index, numbers.Number)
-            and (not isinstance(start_index, numbers.Integral) or start_index < 0)
-        ):
-            raise ValueError(
-                f"`start_index` must be a non-negative integer (or an integer "
-                f"scalar tensor); received start_index={start_index!r}."
-            )
+    def _check_start_index(self, start_index):
+        """A Python `start_index` must be an int >= 0 (tensors: not checked)."""
+        if isinstance(start_index, numbers.Number):
+            check_non_negative_int(self, "start_index", start_index)
 
     def _finish(self, inputs, encoding):
         encoding = ops.cast(encoding, self.compute_dtype)
@@ -109,10 +102,12 @@ class SinusoidalPositionalEncoding(_PositionalBase):
 
     def __init__(self, max_wavelength=10000, mode="encoding", **kwargs):
         super().__init__(mode=mode, **kwargs)
-        self.max_wavelength = check_positive_float("max_wavelength", max_wavelength)
+        self.max_wavelength = check_positive_float(
+            self, "max_wavelength", max_wavelength
+        )
 
     def call(self, inputs, start_index=0):
-        shape = self._check_inputs(inputs)
+        shape = self._check_inputs(inputs.shape)
         self._check_start_index(start_index)
         dim = shape[-1]
         length = ops.shape(inputs)[-2]
@@ -185,16 +180,13 @@ class LearnedPositionalEmbedding(_PositionalBase):
         **kwargs,
     ):
         super().__init__(mode=mode, **kwargs)
-        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.sequence_length = check_positive_int(
+            self, "sequence_length", sequence_length
+        )
         self.initializer = keras.initializers.get(initializer)
 
     def build(self, inputs_shape):
-        dim = inputs_shape[-1]
-        if dim is None:
-            raise ValueError(
-                "LearnedPositionalEmbedding: the last axis of `inputs` must be "
-                "known to build the table; received None."
-            )
+        dim = self._check_inputs(inputs_shape)[-1]
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self.sequence_length, dim),
@@ -202,20 +194,17 @@ class LearnedPositionalEmbedding(_PositionalBase):
         )
 
     def call(self, inputs, start_index=0):
-        shape = self._check_inputs(inputs)
+        shape = self._check_inputs(inputs.shape)
         self._check_start_index(start_index)
-        if shape[-1] != self.embeddings.shape[-1]:
-            raise ValueError(
-                f"LearnedPositionalEmbedding was built for dim="
-                f"{self.embeddings.shape[-1]}; received `inputs` of shape {shape}."
-            )
+        check_feature_size(self, "inputs", shape, self.embeddings.shape[-1])
         length = shape[-2]
         if length is not None and isinstance(start_index, numbers.Integral):
             if start_index + length > self.sequence_length:
                 raise ValueError(
-                    f"LearnedPositionalEmbedding holds sequence_length="
-                    f"{self.sequence_length} positions; received a sequence of "
-                    f"length {length} starting at start_index={start_index}."
+                    f"{self.__class__.__name__}: `start_index` + length must be "
+                    f"at most `sequence_length` (the size of the table); "
+                    f"received start_index={start_index}, length={length}, "
+                    f"sequence_length={self.sequence_length}."
                 )
         if length is None:
             length = ops.shape(inputs)[-2]

@@ -25,9 +25,19 @@ import keras
 from keras import ops
 
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_batch_sizes,
     check_choice,
+    check_exclusive,
+    check_feature_size,
+    check_features_known,
+    check_mask,
     check_positive_int,
+    check_rank,
+    check_required_value,
     describe_shape,
+    errors_as,
+    owner_name,
 )
 
 STYLES = ("bahdanau", "luong")
@@ -38,7 +48,7 @@ STYLES = ("bahdanau", "luong")
 # --------------------------------------------------------------------------
 
 
-def _as_layer(name, value, dtype=None, allow_none=False):
+def _as_layer(owner, name, value, dtype=None, allow_none=False):
     """A layer instance from an instance or a `serialize_keras_object` dict.
 
     A config without a `dtype` gets `dtype` (the owner's policy), so that a
@@ -53,36 +63,39 @@ def _as_layer(name, value, dtype=None, allow_none=False):
         value = keras.saving.deserialize_keras_object(value)
     if not isinstance(value, keras.layers.Layer):
         raise ValueError(
-            f"`{name}` must be a Keras layer (or its serialized config); "
-            f"received {name}={value!r}."
+            f"{owner_name(owner)}: `{name}` must be a Keras layer (or its "
+            f"serialized config); received {name}={value!r}."
         )
     return value
 
 
-def _check_cell(cell):
-    cell = _as_layer("cell", cell)
+def _check_cell(owner, cell):
+    name = owner_name(owner)
     if isinstance(cell, keras.layers.RNN):
         raise ValueError(
-            "`cell` must be an RNN cell such as keras.layers.LSTMCell(units), "
-            f"not an RNN layer; received cell={cell.__class__.__name__}. Use "
-            f"the layer's cell instead."
+            f"{name}: `cell` must be an RNN cell such as "
+            f"keras.layers.LSTMCell(units), not an RNN layer; received "
+            f"cell={cell.__class__.__name__}. Use the layer's cell instead."
         )
     if getattr(cell, "state_size", None) is None:
         raise ValueError(
-            "`cell` must be a Keras RNN cell: a layer with a `state_size` "
-            "attribute, such as keras.layers.LSTMCell or keras.layers.GRUCell; "
-            f"received cell={cell!r}, which has no `state_size`."
+            f"{name}: `cell` must be a Keras RNN cell: a layer with a "
+            f"`state_size` attribute, such as keras.layers.LSTMCell or "
+            f"keras.layers.GRUCell; received cell={cell!r}, which has no "
+            f"`state_size`."
         )
+    _flat_sizes(cell.state_size, owner)
     return cell
 
 
-def _flat_sizes(state_size):
+def _flat_sizes(state_size, owner=None):
     sizes = keras.tree.flatten(state_size)
     for size in sizes:
         if isinstance(size, (list, tuple)) or not isinstance(size, int):
             raise ValueError(
-                "`cell` must have integer state sizes (one vector state per "
-                f"tensor); received state_size={state_size!r}."
+                f"{owner_name(owner) or 'AttentionWrapper'}: `cell` must have "
+                f"integer state sizes (one vector state per tensor); received "
+                f"state_size={state_size!r}."
             )
     return sizes
 
@@ -100,14 +113,6 @@ def _dim(shape, axis=-1):
 
 def _policy_config(layer):
     return keras.dtype_policies.serialize(layer.dtype_policy)
-
-
-def _check_rank(owner, name, shape, rank, expected):
-    if len(shape) != rank:
-        raise ValueError(
-            f"{owner}: `{name}` must have shape {expected}; received shape "
-            f"{describe_shape(shape)}."
-        )
 
 
 def _memory_mask_from_lengths(lengths, memory):
@@ -144,7 +149,7 @@ class _Memory:
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class AttentionWrapper(keras.layers.Layer):
+class AttentionWrapper(ValidatedLayerMixin, keras.layers.Layer):
     r"""An RNN cell that adds attention over a memory to any Keras RNN cell.
 
     The wrapper is the Keras 3 counterpart of TF Addons'
@@ -275,34 +280,38 @@ class AttentionWrapper(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         policy = _policy_config(self) if "dtype" in kwargs else None
-        self.cell = _check_cell(_as_layer("cell", cell, policy))
+        self.cell = _check_cell(self, _as_layer(self, "cell", cell, policy))
         self.attention_mechanism = _as_layer(
-            "attention_mechanism", attention_mechanism, policy
+            self, "attention_mechanism", attention_mechanism, policy
         )
         self.attention_layer_size = check_positive_int(
-            "attention_layer_size", attention_layer_size, allow_none=True
+            self, "attention_layer_size", attention_layer_size, allow_none=True
         )
-        self.style = check_choice("style", style, STYLES)
+        self.style = check_choice(self, "style", style, STYLES)
         self.alignment_history = bool(alignment_history)
         self.output_attention = bool(output_attention)
         self.input_feeding = bool(input_feeding)
-        if self.style == "bahdanau" and not self.input_feeding:
-            raise ValueError(
-                "`input_feeding` must be True with style='bahdanau', which "
-                "always feeds the context c_t into the cell (input_feeding="
-                "False is a Luong-style option); received "
-                f"input_feeding={input_feeding!r}."
+        if self.style == "bahdanau":
+            check_required_value(
+                self,
+                "input_feeding",
+                self.input_feeding,
+                True,
+                "with style='bahdanau'",
+                "That style always feeds the context c_t into the cell; "
+                "input_feeding=False is a Luong-style option.",
             )
-        if attention_layer is not None and attention_layer_size is not None:
-            raise ValueError(
-                "Pass at most one of `attention_layer_size` and "
-                f"`attention_layer`; received attention_layer_size="
-                f"{attention_layer_size!r} and attention_layer={attention_layer!r}."
-            )
+        check_exclusive(
+            self,
+            attention_layer_size=attention_layer_size,
+            attention_layer=attention_layer,
+        )
         self.attention_activation = keras.activations.get(attention_activation)
         self._custom_attention_layer = attention_layer is not None
         if attention_layer is not None:
-            self.attention_layer = _as_layer("attention_layer", attention_layer, policy)
+            self.attention_layer = _as_layer(
+                self, "attention_layer", attention_layer, policy
+            )
         elif self.attention_layer_size is not None:
             self.attention_layer = keras.layers.Dense(
                 self.attention_layer_size,
@@ -313,7 +322,6 @@ class AttentionWrapper(keras.layers.Layer):
             )
         else:
             self.attention_layer = None
-        _flat_sizes(self.cell.state_size)
         self._memory = _Memory()
         # A step's input may carry a Keras mask (an embedded token); masking
         # whole steps is the business of the RNN or of the decoding loop.
@@ -333,24 +341,17 @@ class AttentionWrapper(keras.layers.Layer):
             The wrapper itself.
         """
         memory = ops.convert_to_tensor(memory)
-        _check_rank(
-            "AttentionWrapper", "memory", tuple(memory.shape), 3, "(batch, S, dm)"
+        check_rank(self, "memory", tuple(memory.shape), (3,), "(batch, S, dm)")
+        check_exclusive(
+            self,
+            memory_mask=memory_mask,
+            memory_sequence_length=memory_sequence_length,
         )
         if memory_sequence_length is not None:
-            if memory_mask is not None:
-                raise ValueError(
-                    "Pass at most one of `memory_mask` and `memory_sequence_length`."
-                )
             memory_mask = _memory_mask_from_lengths(memory_sequence_length, memory)
         if memory_mask is not None:
             memory_mask = ops.convert_to_tensor(memory_mask)
-            _check_rank(
-                "AttentionWrapper",
-                "memory_mask",
-                tuple(memory_mask.shape),
-                2,
-                "(batch, S)",
-            )
+            check_mask(self, "memory_mask", memory_mask, tuple(memory.shape[:2]))
             memory_mask = ops.cast(memory_mask, "bool")
         if self.built:
             self._check_memory_dim(memory.shape)
@@ -380,13 +381,7 @@ class AttentionWrapper(keras.layers.Layer):
             ) = previous
 
     def _check_memory_dim(self, memory_shape):
-        built_dim = _dim(self._memory.shape)
-        if memory_shape[-1] is not None and built_dim not in (None, memory_shape[-1]):
-            raise ValueError(
-                f"AttentionWrapper was built for memory with {built_dim} "
-                f"features; received `memory` of shape "
-                f"{describe_shape(memory_shape)}."
-            )
+        check_feature_size(self, "memory", memory_shape, _dim(self._memory.shape))
 
     def _memory_shape(self, memory_shape=None):
         memory_shape = memory_shape or self._memory.shape
@@ -461,9 +456,9 @@ class AttentionWrapper(keras.layers.Layer):
         Returns:
             A list of tensors: the flat cell state, then $a_0 = 0$.
         """
-        return self._initial_state(batch_size, cell_state, "cell_state")
+        return self._initial_state(batch_size, cell_state)
 
-    def _initial_state(self, batch_size, cell_state, arg):
+    def _initial_state(self, batch_size, cell_state):
         memory_shape = self._memory_shape()
         sizes = _flat_sizes(self.cell.state_size)
         if batch_size is None:
@@ -479,18 +474,19 @@ class AttentionWrapper(keras.layers.Layer):
                     ops.zeros((batch_size, size), self.compute_dtype) for size in sizes
                 ]
         flat = keras.tree.flatten(cell_state)
+        name = self.__class__.__name__
         if len(flat) != len(sizes):
             raise ValueError(
-                f"`{arg}` must hold {len(sizes)} tensors (the state of "
-                f"{self.cell.__class__.__name__}, sizes {sizes}); received "
+                f"{name}: `cell_state` must hold {len(sizes)} tensors (the state "
+                f"of {self.cell.__class__.__name__}, sizes {sizes}); received "
                 f"{len(flat)}."
             )
         flat = [ops.cast(ops.convert_to_tensor(s), self.compute_dtype) for s in flat]
         for size, state in zip(sizes, flat, strict=True):
             if len(state.shape) != 2 or state.shape[-1] not in (None, size):
                 raise ValueError(
-                    f"`{arg}` tensors must have shape (batch, size) with "
-                    f"sizes {sizes}; received shapes "
+                    f"{name}: `cell_state` tensors must have shape (batch, size) "
+                    f"with sizes {sizes}; received shapes "
                     f"{[describe_shape(s.shape) for s in flat]}."
                 )
         attention_size = self._attention_size(
@@ -521,16 +517,10 @@ class AttentionWrapper(keras.layers.Layer):
     def build(self, input_shape):
         # The memory's shape comes from `setup_memory` (or `_build_for`).
         memory_shape = self._memory_shape()
-        _check_rank("AttentionWrapper", "memory", memory_shape, 3, "(batch, S, dm)")
+        check_rank(self, "memory", memory_shape, (3,), "(batch, S, dm)")
         input_shape = tuple(input_shape)
+        check_features_known(self, {"inputs": input_shape, "memory": memory_shape})
         input_dim, memory_dim = input_shape[-1], memory_shape[-1]
-        if input_dim is None or memory_dim is None:
-            raise ValueError(
-                "AttentionWrapper: the feature sizes of the inputs and of the "
-                f"memory must be known; received input shape "
-                f"{describe_shape(input_shape)} and memory shape "
-                f"{describe_shape(memory_shape)}."
-            )
         self._memory.shape = memory_shape
         batch = input_shape[0]
         cell_output_dim = _cell_output_size(self.cell)
@@ -706,7 +696,7 @@ def _reset_dropout_masks(cells):
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class AttentionDecoder(keras.layers.Layer):
+class AttentionDecoder(ValidatedLayerMixin, keras.layers.Layer):
     r"""A recurrent decoder with attention over the encoder outputs.
 
     Runs `keras.layers.RNN` over an `AttentionWrapper` (whose docstring has
@@ -851,20 +841,21 @@ class AttentionDecoder(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         policy = _policy_config(self) if "dtype" in kwargs else None
-        self.wrapper = AttentionWrapper(
-            _check_cell(_as_layer("cell", cell, policy)),
-            _as_layer("attention", attention, policy),
-            attention_layer_size=attention_layer_size,
-            attention_layer=_as_layer(
-                "attention_layer", attention_layer, policy, allow_none=True
-            ),
-            style=style,
-            input_feeding=input_feeding,
-            output_attention=output_attention,
-            attention_activation=attention_activation,
-            dtype=self.dtype_policy,
-            name="attention_wrapper",
-        )
+        with self._wrapper_errors():
+            self.wrapper = AttentionWrapper(
+                _check_cell(self, _as_layer(self, "cell", cell, policy)),
+                _as_layer(self, "attention", attention, policy),
+                attention_layer_size=attention_layer_size,
+                attention_layer=_as_layer(
+                    self, "attention_layer", attention_layer, policy, allow_none=True
+                ),
+                style=style,
+                input_feeding=input_feeding,
+                output_attention=output_attention,
+                attention_activation=attention_activation,
+                dtype=self.dtype_policy,
+                name="attention_wrapper",
+            )
         self.return_state = bool(return_state)
         self._rnn = keras.layers.RNN(
             self.wrapper,
@@ -892,34 +883,25 @@ class AttentionDecoder(keras.layers.Layer):
         return self.wrapper.style
 
     # ------------------------------------------------------------- checking
+    def _wrapper_errors(self):
+        """The wrapper validates memory, masks and states; in our names."""
+        return errors_as(
+            self,
+            AttentionWrapper,
+            {"attention_mechanism": "attention", "cell_state": "initial_state"},
+        )
+
     def _check_inputs(self, inputs_shape, memory_shape):
-        name = self.__class__.__name__
-        _check_rank(name, "inputs", tuple(inputs_shape), 3, "(batch, T, dx)")
-        _check_rank(name, "memory", tuple(memory_shape), 3, "(batch, S, dm)")
-        if inputs_shape[-1] is None or memory_shape[-1] is None:
-            raise ValueError(
-                f"{name}: the last axis (features) of `inputs` and `memory` "
-                f"must be known; received shapes {describe_shape(inputs_shape)} "
-                f"and {describe_shape(memory_shape)}."
-            )
-        batches = {b for b in (inputs_shape[0], memory_shape[0]) if b is not None}
-        if len(batches) > 1:
-            raise ValueError(
-                f"{name}: `inputs` and `memory` must have the same batch size; "
-                f"received shapes {describe_shape(inputs_shape)} and "
-                f"{describe_shape(memory_shape)}."
-            )
+        inputs_shape, memory_shape = tuple(inputs_shape), tuple(memory_shape)
+        check_rank(self, "inputs", inputs_shape, (3,), "(batch, T, dx)")
+        check_rank(self, "memory", memory_shape, (3,), "(batch, S, dm)")
+        check_features_known(self, {"inputs": inputs_shape, "memory": memory_shape})
+        check_batch_sizes(self, {"inputs": inputs_shape, "memory": memory_shape})
+        if self.built:
+            check_feature_size(self, "inputs", inputs_shape, self.wrapper._input_dim)
 
     def _check_memory_mask(self, memory_mask, memory_shape):
-        if memory_mask is None:
-            return
-        shape = tuple(memory_mask.shape)
-        if len(shape) != 2 or shape[1] not in (None, memory_shape[1]):
-            raise ValueError(
-                f"{self.__class__.__name__}: `memory_mask` must have shape "
-                f"(batch, S) = {describe_shape(memory_shape[:2])}; received "
-                f"shape {describe_shape(shape)}."
-            )
+        check_mask(self, "memory_mask", memory_mask, tuple(memory_shape[:2]))
 
     # ------------------------------------------------------------------ Keras
     def build(self, inputs_shape, memory_shape):
@@ -942,13 +924,13 @@ class AttentionDecoder(keras.layers.Layer):
     ):
         self._check_inputs(tuple(inputs.shape), tuple(memory.shape))
         self._check_memory_mask(memory_mask, tuple(memory.shape))
+        check_mask(self, "inputs_mask", inputs_mask, tuple(inputs.shape[:2]))
         wrapper = self.wrapper
-        with wrapper._attending(
-            memory, memory_mask, alignments=return_attention_scores
+        with (
+            self._wrapper_errors(),
+            wrapper._attending(memory, memory_mask, alignments=return_attention_scores),
         ):
-            state = wrapper._initial_state(
-                ops.shape(inputs)[0], initial_state, "initial_state"
-            )
+            state = wrapper._initial_state(ops.shape(inputs)[0], initial_state)
             primed = []
             if training:
                 primed = _prime_dropout_masks(
@@ -1023,13 +1005,12 @@ class AttentionDecoder(keras.layers.Layer):
             reorders all of them, the memory included.
         """
         memory = ops.convert_to_tensor(memory)
-        _check_rank(
-            self.__class__.__name__, "memory", tuple(memory.shape), 3, "(batch, S, dm)"
-        )
+        check_rank(self, "memory", tuple(memory.shape), (3,), "(batch, S, dm)")
         if memory_mask is not None:
-            memory_mask = ops.cast(ops.convert_to_tensor(memory_mask), "bool")
-        self._check_memory_mask(memory_mask, tuple(memory.shape))
-        with self.wrapper._attending(memory, memory_mask):
+            memory_mask = ops.convert_to_tensor(memory_mask)
+            self._check_memory_mask(memory_mask, tuple(memory.shape))
+            memory_mask = ops.cast(memory_mask, "bool")
+        with self._wrapper_errors(), self.wrapper._attending(memory, memory_mask):
             flat = self.wrapper.get_initial_state(cell_state=cell_state)
             memory = self.wrapper._memory.memory
         zeros = ops.zeros(ops.shape(memory)[:2], self.compute_dtype)
@@ -1070,12 +1051,13 @@ class AttentionDecoder(keras.layers.Layer):
                 "memory_shape)` first."
             )
         inputs = ops.convert_to_tensor(inputs)
-        _check_rank(
-            self.__class__.__name__, "inputs", tuple(inputs.shape), 2, "(batch, dx)"
-        )
+        check_rank(self, "inputs", tuple(inputs.shape), (2,), "(batch, dx)")
         flat = list(state["cell_state"]) + [state["attention"]]
-        with self.wrapper._attending(
-            state["memory"], state["memory_mask"], alignments=True
+        with (
+            self._wrapper_errors(),
+            self.wrapper._attending(
+                state["memory"], state["memory_mask"], alignments=True
+            ),
         ):
             outputs, new_flat = self.wrapper(inputs, flat, training=training)
             outputs, alignments = self.wrapper.split_outputs(outputs)

@@ -5,11 +5,18 @@ from keras import ops
 
 from keras_attention.core.masking import band_mask, combine_masks
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_attention_mask,
+    check_bool,
     check_choice,
+    check_divides,
+    check_features_known,
     check_positive_float,
     check_positive_int,
+    check_rank,
     check_rate,
-    describe_shape,
+    check_required_value,
+    errors_as,
 )
 from keras_attention.core.windowed import window_extent
 from keras_attention.layers.additive import AdditiveAttention
@@ -24,7 +31,7 @@ SCORES = ("scaled_dot",) + MULTIPLICATIVE_SCORES + ADDITIVE_SCORES
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
+class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
     r"""Self-attention over one sequence, multi-head or classic single-head.
 
     Every step $x_i$ of the input attends to the steps $x_j$ of the same
@@ -66,6 +73,10 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
     is passed on. Fully masked rows get zero weights where Keras' layers
     give uniform ones.
 
+    The attention sublayer validates the inputs; its errors name this layer
+    and its arguments (`inputs`, `mask`), with the sublayer's error as the
+    cause.
+
     Args:
         num_heads: number of heads (`"scaled_dot"` only; the classic scores
             are single-head).
@@ -103,7 +114,13 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         mask: optional boolean `(batch, T)` padding mask, `True` = real
             step; filled from the input's Keras mask.
         attention_mask: optional boolean `(T, T)`, `(batch, T, T)` or
-            `(batch, heads, T, T)`; `True` = may attend.
+            `(batch, heads, T, T)`; `True` = may attend. A float mask raises
+            a `TypeError`: pass additive masks as `attention_bias`.
+        attention_bias: optional float bias added to the scores before the
+            softmax (e.g. `np.where(mask, 0, -np.inf)`, relative-position
+            biases), broadcastable to `(batch, heads, T, T)`; `(T, T)`,
+            `(batch, T, T)` or `(batch, 1, T, T)` for the classic scores.
+            `-inf` entries are masked like `False` in `attention_mask`.
         use_causal_mask: step `i` attends to steps `<= i`; `None` (default)
             takes the constructor's `causal`.
         return_attention_scores: also return the weights.
@@ -156,26 +173,28 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        self.key_dim = check_positive_int("key_dim", key_dim, allow_none=True)
-        self.value_dim = check_positive_int("value_dim", value_dim, allow_none=True)
-        self.num_key_value_heads = check_positive_int(
-            "num_key_value_heads", num_key_value_heads, allow_none=True
+        self.num_heads = check_positive_int(self, "num_heads", num_heads)
+        self.key_dim = check_positive_int(self, "key_dim", key_dim, allow_none=True)
+        self.value_dim = check_positive_int(
+            self, "value_dim", value_dim, allow_none=True
         )
-        self.score = check_choice("score", score, SCORES)
-        self.units = check_positive_int("units", units, allow_none=True)
-        self.window = check_positive_int("window", window, allow_none=True)
-        if not isinstance(causal, bool):
-            raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
-        self.causal = causal
-        self.dropout = check_rate("dropout", dropout)
+        self.num_key_value_heads = check_positive_int(
+            self, "num_key_value_heads", num_key_value_heads, allow_none=True
+        )
+        self.score = check_choice(self, "score", score, SCORES)
+        self.units = check_positive_int(self, "units", units, allow_none=True)
+        self.window = check_positive_int(self, "window", window, allow_none=True)
+        self.causal = check_bool(self, "causal", causal)
+        self.dropout = check_rate(self, "dropout", dropout)
         self.use_bias = bool(use_bias)
-        self.output_dim = check_positive_int("output_dim", output_dim, allow_none=True)
+        self.output_dim = check_positive_int(
+            self, "output_dim", output_dim, allow_none=True
+        )
         self.position_embedding = check_choice(
-            "position_embedding", position_embedding, POSITIONS
+            self, "position_embedding", position_embedding, POSITIONS
         )
         self.rope_max_wavelength = check_positive_float(
-            "rope_max_wavelength", rope_max_wavelength
+            self, "rope_max_wavelength", rope_max_wavelength
         )
         self._check_score_arguments()
         self._init_weight_settings(
@@ -194,22 +213,17 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         return self.score == "scaled_dot"
 
     def _check_score_arguments(self):
+        additive = "(it sizes the additive score)"
         if self._multi_head:
-            if self.units is not None:
-                raise ValueError(
-                    "`units` sizes the additive score; it is not used with "
-                    f"score='scaled_dot'. Received units={self.units}."
-                )
-            kv_heads = self.num_key_value_heads
-            if kv_heads and self.num_heads % kv_heads:
-                raise ValueError(
-                    f"`num_key_value_heads` must divide `num_heads`; received "
-                    f"num_key_value_heads={kv_heads}, num_heads={self.num_heads}."
-                )
-            if self.position_embedding == "rope" and (self.key_dim or 0) % 2:
-                raise ValueError(
-                    f"`key_dim` must be even with position_embedding='rope'; "
-                    f"received key_dim={self.key_dim}."
+            check_required_value(
+                self, "units", self.units, None, f"with score='scaled_dot' {additive}"
+            )
+            # The sublayer validates its own arguments now rather than at
+            # build (an odd default key_dim with RoPE is only known then).
+            with errors_as(self, MultiHeadAttention):
+                MultiHeadAttention(
+                    **self._multi_head_kwargs(self.key_dim or 2),
+                    name="argument_check",
                 )
             return
         single_head_only = {
@@ -221,17 +235,18 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
             "position_embedding": (self.position_embedding, None),
         }
         for name, (value, allowed) in single_head_only.items():
-            if value != allowed:
-                raise ValueError(
-                    f"`{name}` must be {allowed} with the classic single-head "
-                    f"score={self.score!r} (no projections); received "
-                    f"{name}={value!r}. For projected multi-head attention with "
-                    f"this score use MultiHeadAttention(score=...) on (x, x)."
-                )
-        if self.units is not None and self.score not in ADDITIVE_SCORES:
-            raise ValueError(
-                f"`units` sizes the additive score; it is not used with "
-                f"score={self.score!r}. Received units={self.units}."
+            check_required_value(
+                self,
+                name,
+                value,
+                allowed,
+                f"with the classic single-head score={self.score!r} (no projections)",
+                "For projected multi-head attention with this score use "
+                "MultiHeadAttention(score=...) on (x, x).",
+            )
+        if self.score not in ADDITIVE_SCORES:
+            check_required_value(
+                self, "units", self.units, None, f"with score={self.score!r} {additive}"
             )
 
     def _multi_head_kwargs(self, key_dim):
@@ -251,25 +266,45 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
     # ------------------------------------------------------------------ build
     def _check_input_shape(self, inputs_shape):
         shape = tuple(inputs_shape)
-        if len(shape) != 3 or shape[-1] is None:
-            raise ValueError(
-                f"{self.__class__.__name__}: `inputs` must have shape (batch, T, "
-                f"dim) with a known dim; received shape {describe_shape(shape)}."
-            )
+        check_rank(self, "inputs", shape, (3,), "(batch, T, dim)")
+        check_features_known(self, {"inputs": shape})
         return shape
+
+    def _sublayer_errors(self, sublayer):
+        """The sublayer's errors, in this layer's argument names."""
+        names = {"query": "inputs", "value": "inputs", "key": "inputs"}
+        names.update({"query_mask": "mask", "value_mask": "mask"})
+        return errors_as(self, sublayer, names)
 
     def build(self, inputs_shape, attention_mask_shape=None):
         shape = self._check_input_shape(inputs_shape)
+        with self._sublayer_errors(self._attention_class):
+            self._build(shape)
+        self.built = True
+
+    @property
+    def _attention_class(self):
+        if self._multi_head:
+            return MultiHeadAttention
+        if self.score in ADDITIVE_SCORES:
+            return AdditiveAttention
+        return MultiplicativeAttention
+
+    def _build(self, shape):
         dim = shape[-1]
         common = {"dtype": self.dtype_policy, **self._weight_settings_config()}
         if self._multi_head:
-            key_dim = self.key_dim or dim // self.num_heads
-            if not self.key_dim and dim % self.num_heads:
-                raise ValueError(
-                    f"`key_dim` defaults to the input size divided by num_heads, "
-                    f"but {dim} is not divisible by num_heads={self.num_heads}; "
-                    f"pass key_dim explicitly. Received key_dim=None."
+            if not self.key_dim:
+                check_divides(
+                    self,
+                    "num_heads",
+                    self.num_heads,
+                    dim,
+                    "the feature size of `inputs`",
+                    "`key_dim` defaults to it divided by `num_heads`: pass "
+                    "`key_dim` explicitly.",
                 )
+            key_dim = self.key_dim or dim // self.num_heads
             self._attention = MultiHeadAttention(
                 **self._multi_head_kwargs(key_dim), name="attention", **common
             )
@@ -289,7 +324,6 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
                     score=score, dropout=self.dropout, name="attention", **common
                 )
             self._attention.build(shape, shape)
-        self.built = True
 
     # ------------------------------------------------------------------- call
     def call(
@@ -297,6 +331,7 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         inputs,
         mask=None,
         attention_mask=None,
+        attention_bias=None,
         use_causal_mask=None,
         return_attention_scores=False,
         training=None,
@@ -305,16 +340,18 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
         causal = self.causal if use_causal_mask is None else bool(use_causal_mask)
         if not self._multi_head:
             attention_mask = self._single_head_mask(inputs, attention_mask, causal)
-        result = self._attention(
-            inputs,
-            inputs,
-            query_mask=mask,
-            value_mask=mask,
-            attention_mask=attention_mask,
-            use_causal_mask=causal,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
+        with self._sublayer_errors(self._attention):
+            result = self._attention(
+                inputs,
+                inputs,
+                query_mask=mask,
+                value_mask=mask,
+                attention_mask=attention_mask,
+                attention_bias=attention_bias,
+                use_causal_mask=causal,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
         if not return_attention_scores or self._multi_head:
             return result
         output, weights = result
@@ -323,19 +360,16 @@ class SelfAttention(WeightSettingsMixin, keras.layers.Layer):
     def _single_head_mask(self, inputs, attention_mask, causal):
         """The explicit mask and the window band for the single-head layers.
 
-        (`MultiHeadAttention` builds the band itself.)
+        (`MultiHeadAttention` builds the band itself.) The sublayer checks
+        the mask it receives; the one it would receive here is combined
+        with the band, so it is checked first.
         """
-        if attention_mask is not None and len(attention_mask.shape) == 4:
-            if attention_mask.shape[1] not in (1, None):
-                raise ValueError(
-                    f"{self.__class__.__name__}: a 4-D `attention_mask` must "
-                    f"have one head, (batch, 1, T, T), with score="
-                    f"{self.score!r}; received shape "
-                    f"{describe_shape(attention_mask.shape)}."
-                )
-            attention_mask = attention_mask[:, 0]
         if self.window is None:
             return attention_mask
+        batch, length = inputs.shape[0], inputs.shape[1]
+        check_attention_mask(self, attention_mask, batch, length, length, heads=1)
+        if attention_mask is not None and len(attention_mask.shape) == 4:
+            attention_mask = attention_mask[:, 0]
         length = ops.shape(inputs)[1]
         left, right = window_extent(self.window, causal)
         return combine_masks(attention_mask, band_mask(length, length, left, right))

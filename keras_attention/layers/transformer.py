@@ -2,16 +2,33 @@
 
 import keras
 
+from keras_attention.core.masking import inert_padding
 from keras_attention.core.validation import (
+    ValidatedLayerMixin,
+    check_batch_sizes,
+    check_divides,
+    check_feature_size,
+    check_features_known,
+    check_mask,
     check_positive_float,
     check_positive_int,
+    check_rank,
     check_rate,
+    errors_as,
 )
 from keras_attention.layers.multi_head import MultiHeadAttention
 
 
-class _BlockBase(keras.layers.Layer):
-    """Arguments, sublayer factories and config shared by both blocks."""
+class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
+    """Arguments, sublayer factories and config shared by both blocks.
+
+    The attention sublayers validate their arguments and inputs; a block
+    reports their errors in its own names (`errors_as`): "`inputs`" or
+    "`padding_mask`" rather than the sublayer's "`query`" or "`query_mask`".
+    """
+
+    # {sublayer argument: block argument}, per attention sublayer.
+    _ARGUMENTS = {}
 
     def __init__(
         self,
@@ -30,13 +47,15 @@ class _BlockBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.intermediate_dim = check_positive_int("intermediate_dim", intermediate_dim)
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        self.key_dim = check_positive_int("key_dim", key_dim, allow_none=True)
-        self.dropout = check_rate("dropout", dropout)
+        self.intermediate_dim = check_positive_int(
+            self, "intermediate_dim", intermediate_dim
+        )
+        self.num_heads = check_positive_int(self, "num_heads", num_heads)
+        self.key_dim = check_positive_int(self, "key_dim", key_dim, allow_none=True)
+        self.dropout = check_rate(self, "dropout", dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = check_positive_float(
-            "layer_norm_epsilon", layer_norm_epsilon
+            self, "layer_norm_epsilon", layer_norm_epsilon
         )
         self.norm_first = bool(norm_first)
         self.num_key_value_heads = num_key_value_heads
@@ -45,43 +64,72 @@ class _BlockBase(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
-        # Validates the attention arguments now rather than at build.
-        MultiHeadAttention(
-            num_heads,
-            key_dim or 2,
-            num_key_value_heads=num_key_value_heads,
-            window=window,
-            position_embedding=position_embedding,
-        )
+        # The sublayer validates the attention arguments, now rather than at
+        # build (an odd default key_dim with RoPE is only known then).
+        with errors_as(self, MultiHeadAttention):
+            MultiHeadAttention(
+                num_heads,
+                key_dim or 2,
+                num_key_value_heads=num_key_value_heads,
+                window=window,
+                position_embedding=position_embedding,
+                name="argument_check",
+            )
 
-    def _hidden_dim(self, shape):
-        hidden = shape[-1]
-        if hidden is None:
-            raise ValueError(
-                f"{self.__class__.__name__}: the feature axis of the input must "
-                f"be known; received shape {tuple(shape)}."
+    def _sublayer_errors(self, name):
+        """Errors of the attention sublayer `name`, in the block's names."""
+        return errors_as(self, MultiHeadAttention, self._ARGUMENTS[name])
+
+    def _check_sequence(self, name, shape):
+        """The block's own input: `(batch, length, hidden)`, as built."""
+        shape = tuple(shape)
+        check_rank(self, name, shape, (3,), "(batch, length, hidden)")
+        check_features_known(self, {name: shape})
+        if self.built:
+            check_feature_size(self, name, shape, self._hidden)
+        return shape
+
+    def _inert(self, name, sequence, padding_mask):
+        """The block's input with its padded steps zeroed (see `inert_padding`).
+
+        The attention sublayers zero what they read, but the residual
+        connection and the feed-forward network see the block's input too:
+        NaN in a padded step would reach the feed-forward weights' gradients.
+        """
+        if padding_mask is None:
+            return sequence
+        check_mask(self, name, padding_mask, tuple(sequence.shape[:2]))
+        return inert_padding(sequence, padding_mask)
+
+    def _hidden_dim(self, name, shape):
+        hidden = self._check_sequence(name, shape)[-1]
+        if self.key_dim is None:
+            check_divides(
+                self,
+                "num_heads",
+                self.num_heads,
+                hidden,
+                f"the hidden size (last axis of `{name}`)",
+                "`key_dim` defaults to it divided by `num_heads`: pass `key_dim`.",
             )
-        if self.key_dim is None and hidden % self.num_heads:
-            raise ValueError(
-                f"{self.__class__.__name__}: the hidden size {hidden} is not "
-                f"divisible by `num_heads`={self.num_heads}; pass `key_dim`."
-            )
+        self._hidden = hidden
         return hidden
 
     def _attention(self, name, hidden, self_attention):
-        return MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=self.key_dim or hidden // self.num_heads,
-            num_key_value_heads=self.num_key_value_heads,
-            dropout=self.dropout,
-            output_dim=hidden,
-            window=self.window if self_attention else None,
-            position_embedding=self.position_embedding if self_attention else None,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-            name=name,
-        )
+        with self._sublayer_errors(name):
+            return MultiHeadAttention(
+                num_heads=self.num_heads,
+                key_dim=self.key_dim or hidden // self.num_heads,
+                num_key_value_heads=self.num_key_value_heads,
+                dropout=self.dropout,
+                output_dim=hidden,
+                window=self.window if self_attention else None,
+                position_embedding=self.position_embedding if self_attention else None,
+                kernel_initializer=self.kernel_initializer,
+                bias_initializer=self.bias_initializer,
+                dtype=self.dtype_policy,
+                name=name,
+            )
 
     def _norm(self, name):
         return keras.layers.LayerNormalization(
@@ -239,7 +287,8 @@ class TransformerEncoderBlock(_BlockBase):
         padding_mask: optional boolean `(batch, length)`, `True` = token.
             Filled from the inputs' Keras mask (`mask_zero=True` embeddings)
             when not given.
-        attention_mask: optional boolean `(batch, length, length)`.
+        attention_mask: optional boolean `(batch, length, length)`; a float
+            mask raises a `TypeError`.
         use_causal_mask: causal self-attention.
         training: whether dropout is active.
 
@@ -259,10 +308,21 @@ class TransformerEncoderBlock(_BlockBase):
     """
     )
 
+    _ARGUMENTS = {
+        "self_attention": {
+            "query": "inputs",
+            "value": "inputs",
+            "key": "inputs",
+            "query_mask": "padding_mask",
+            "value_mask": "padding_mask",
+        }
+    }
+
     def build(self, inputs_shape):
-        hidden = self._hidden_dim(inputs_shape)
+        hidden = self._hidden_dim("inputs", inputs_shape)
         self.self_attention = self._attention("self_attention", hidden, True)
-        self.self_attention.build(inputs_shape, inputs_shape)
+        with self._sublayer_errors("self_attention"):
+            self.self_attention.build(inputs_shape, inputs_shape)
         self.self_attention_norm = self._norm("self_attention_norm")
         self.self_attention_norm.build(inputs_shape)
         self.self_attention_dropout = self._dropout("self_attention_dropout")
@@ -279,19 +339,22 @@ class TransformerEncoderBlock(_BlockBase):
         mask=None,
         inputs_mask=None,
     ):
+        self._check_sequence("inputs", inputs.shape)
         if padding_mask is None:
             padding_mask = mask if mask is not None else inputs_mask
+        inputs = self._inert("padding_mask", inputs, padding_mask)
 
         def attention(y):
-            out = self.self_attention(
-                y,
-                y,
-                query_mask=padding_mask,
-                value_mask=padding_mask,
-                attention_mask=attention_mask,
-                use_causal_mask=use_causal_mask,
-                training=training,
-            )
+            with self._sublayer_errors("self_attention"):
+                out = self.self_attention(
+                    y,
+                    y,
+                    query_mask=padding_mask,
+                    value_mask=padding_mask,
+                    attention_mask=attention_mask,
+                    use_causal_mask=use_causal_mask,
+                    training=training,
+                )
             return out, None
 
         x, _ = self._residual(
@@ -369,18 +432,55 @@ class TransformerDecoderBlock(_BlockBase):
     """
     )
 
+    _ARGUMENTS = {
+        "self_attention": {
+            "query": "decoder_sequence",
+            "value": "decoder_sequence",
+            "key": "decoder_sequence",
+            "query_mask": "decoder_padding_mask",
+            "value_mask": "decoder_padding_mask",
+            "cache": "self_attention_cache",
+            "cache_update_index": "self_attention_cache_update_index",
+        },
+        "cross_attention": {
+            "query": "decoder_sequence",
+            "value": "encoder_sequence",
+            "key": "encoder_sequence",
+            "query_mask": "decoder_padding_mask",
+            "value_mask": "encoder_padding_mask",
+        },
+    }
+
+    def _check_sequences(self, decoder_shape, encoder_shape):
+        self._check_sequence("decoder_sequence", decoder_shape)
+        if encoder_shape is not None:
+            check_rank(
+                self,
+                "encoder_sequence",
+                tuple(encoder_shape),
+                (3,),
+                "(batch, source_length, encoder_hidden)",
+            )
+            check_batch_sizes(
+                self,
+                {"decoder_sequence": decoder_shape, "encoder_sequence": encoder_shape},
+            )
+
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         shape = decoder_sequence_shape
-        hidden = self._hidden_dim(shape)
+        self._check_sequences(shape, encoder_sequence_shape)
+        hidden = self._hidden_dim("decoder_sequence", shape)
         self.self_attention = self._attention("self_attention", hidden, True)
-        self.self_attention.build(shape, shape)
+        with self._sublayer_errors("self_attention"):
+            self.self_attention.build(shape, shape)
         self.self_attention_norm = self._norm("self_attention_norm")
         self.self_attention_norm.build(shape)
         self.self_attention_dropout = self._dropout("self_attention_dropout")
         self.cross_attention = None
         if encoder_sequence_shape is not None:
             self.cross_attention = self._attention("cross_attention", hidden, False)
-            self.cross_attention.build(shape, encoder_sequence_shape)
+            with self._sublayer_errors("cross_attention"):
+                self.cross_attention.build(shape, encoder_sequence_shape)
             self.cross_attention_norm = self._norm("cross_attention_norm")
             self.cross_attention_norm.build(shape)
             self.cross_attention_dropout = self._dropout("cross_attention_dropout")
@@ -403,6 +503,9 @@ class TransformerDecoderBlock(_BlockBase):
         encoder_sequence_mask=None,
     ):
         has_encoder = encoder_sequence is not None
+        self._check_sequences(
+            decoder_sequence.shape, encoder_sequence.shape if has_encoder else None
+        )
         if has_encoder != (self.cross_attention is not None):
             raise ValueError(
                 "TransformerDecoderBlock: `encoder_sequence` must be given if "
@@ -414,6 +517,9 @@ class TransformerDecoderBlock(_BlockBase):
             decoder_padding_mask = decoder_sequence_mask
         if encoder_padding_mask is None:
             encoder_padding_mask = encoder_sequence_mask
+        decoder_sequence = self._inert(
+            "decoder_padding_mask", decoder_sequence, decoder_padding_mask
+        )
         cached = self_attention_cache is not None
         # A cached step is the inner loop of generation: skip the sublayers'
         # `__call__` bookkeeping where it cannot change the result.
@@ -426,24 +532,25 @@ class TransformerDecoderBlock(_BlockBase):
                     "cache": self_attention_cache,
                     "cache_update_index": self_attention_cache_update_index,
                 }
-                if direct:
-                    # What `__call__` would fill in from `y`'s Keras mask, the
-                    # decoder sequence's (a cached call ignores value masks).
-                    kwargs["query_mask"] = decoder_sequence_mask
+                # The decoder sequence's padding, passed explicitly: `y` is
+                # the zeroed sequence and carries no Keras mask (a cached call
+                # ignores value masks).
+                kwargs["query_mask"] = decoder_padding_mask
             else:
                 kwargs = {
                     "query_mask": decoder_padding_mask,
                     "value_mask": decoder_padding_mask,
                 }
             attention = self.self_attention
-            result = (attention.call if direct else attention)(
-                y,
-                y,
-                use_causal_mask=use_causal_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-                **kwargs,
-            )
+            with self._sublayer_errors("self_attention"):
+                result = (attention.call if direct else attention)(
+                    y,
+                    y,
+                    use_causal_mask=use_causal_mask,
+                    return_attention_scores=return_attention_scores,
+                    training=training,
+                    **kwargs,
+                )
             if not isinstance(result, tuple):
                 return result, ()
             return result[0], result[1:]  # (scores?, cache?), in that order
@@ -461,14 +568,15 @@ class TransformerDecoderBlock(_BlockBase):
 
             def cross_attention(y):
                 attention = self.cross_attention
-                result = (attention.call if direct else attention)(
-                    y,
-                    encoder_sequence,
-                    query_mask=None if cached else decoder_padding_mask,
-                    value_mask=encoder_padding_mask,
-                    return_attention_scores=return_attention_scores,
-                    training=training,
-                )
+                with self._sublayer_errors("cross_attention"):
+                    result = (attention.call if direct else attention)(
+                        y,
+                        encoder_sequence,
+                        query_mask=None if cached else decoder_padding_mask,
+                        value_mask=encoder_padding_mask,
+                        return_attention_scores=return_attention_scores,
+                        training=training,
+                    )
                 return result if return_attention_scores else (result, None)
 
             x, cross_scores = self._residual(

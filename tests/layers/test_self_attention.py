@@ -204,6 +204,48 @@ def test_keras_mask_propagates_and_padding_outputs_zeros():
     "kwargs",
     [
         {"num_heads": 2, "key_dim": 4},
+        {"num_heads": 2, "key_dim": 4, "window": 2, "causal": True},
+        {"score": "additive"},
+        {"score": "general", "window": 2},
+        {"score": "dot"},
+    ],
+    ids=["mha", "mha-causal-window", "additive", "general-window", "dot"],
+)
+@pytest.mark.parametrize("rank", [2, 3, 4])
+def test_additive_bias_equals_the_boolean_mask(kwargs, rank):
+    """`attention_bias=where(mask, 0, -inf)` is `attention_mask=mask`."""
+    x = _sequence(length=6, dim=8)
+    shape = {2: (6, 6), 3: (2, 6, 6), 4: (2, 1, 6, 6)}[rank]
+    mask = RNG.random(shape) < 0.6
+    mask |= np.eye(6, dtype=bool)  # no fully masked rows
+    bias = np.where(mask, 0.0, -np.inf).astype("float32")
+    layer = SelfAttention(**kwargs)
+    masked = layer(x, attention_mask=mask, return_attention_scores=True)
+    biased = layer(x, attention_bias=bias, return_attention_scores=True)
+    for want, got in zip(masked, biased, strict=True):
+        np.testing.assert_allclose(to_numpy(got), to_numpy(want), atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(layer(x, attention_bias=bias)),
+        to_numpy(layer(x, attention_mask=mask)),
+        atol=1e-6,
+    )
+
+
+def test_a_finite_bias_is_added_to_the_scores():
+    x = _sequence(length=5, dim=8)
+    layer = SelfAttention(score="dot")
+    bias = RNG.normal(size=(5, 5)).astype("float32")
+    _, weights = layer(x, attention_bias=bias, return_attention_scores=True)
+    scores = np.einsum("btd,bsd->bts", x, x) + bias
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(to_numpy(weights)[:, 0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_heads": 2, "key_dim": 4},
         {"num_heads": 2, "key_dim": 4, "window": 8},
         {"score": "additive"},
         {"score": "general", "window": 3},
@@ -275,6 +317,25 @@ def test_window_equals_band_mask_attention(length, causal, monkeypatch):
 def test_constructor_arguments_are_validated(kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         SelfAttention(**kwargs)
+
+
+def test_sublayer_errors_name_this_layer_and_keep_the_cause():
+    """The sublayer validates; its error is re-raised in this layer's names."""
+    x, mask = _sequence(length=5, dim=8), np.ones((2, 6), bool)
+    with pytest.raises(ValueError, match="SelfAttention: `mask`") as caught:
+        SelfAttention(num_heads=2)(x, mask=mask)
+    assert "query_mask" not in str(caught.value)
+    filtering = keras.config.is_traceback_filtering_enabled()
+    keras.config.disable_traceback_filtering()  # Keras' filter drops causes
+    try:
+        with pytest.raises(ValueError, match="SelfAttention: `mask`") as caught:
+            SelfAttention(num_heads=2)(x, mask=mask)
+    finally:
+        if filtering:
+            keras.config.enable_traceback_filtering()
+    assert "MultiHeadAttention: `query_mask`" in str(caught.value.__cause__)
+    with pytest.raises(TypeError, match="SelfAttention: `attention_bias`"):
+        SelfAttention(score="additive")(x, attention_bias=np.ones((5, 5), bool))
 
 
 def test_bad_inputs_are_named():
