@@ -501,6 +501,7 @@ class TransformerDecoderBlock(_BlockBase):
         training=None,
         decoder_sequence_mask=None,
         encoder_sequence_mask=None,
+        mask=None,
     ):
         has_encoder = encoder_sequence is not None
         self._check_sequences(
@@ -514,7 +515,11 @@ class TransformerDecoderBlock(_BlockBase):
                 "cross-attention)."
             )
         if decoder_padding_mask is None:
-            decoder_padding_mask = decoder_sequence_mask
+            # Keras fills `decoder_sequence_mask` when the call has several
+            # tensors, and `mask` when the decoder sequence is the only one.
+            decoder_padding_mask = (
+                decoder_sequence_mask if decoder_sequence_mask is not None else mask
+            )
         if encoder_padding_mask is None:
             encoder_padding_mask = encoder_sequence_mask
         decoder_sequence = self._inert(
