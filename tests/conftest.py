@@ -30,3 +30,43 @@ def _seed_and_policy():
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+# Hypothesis profiles of the property tests (tests/properties/): "ci" is
+# derandomized and small enough for every backend's CI run; "long" explores.
+# Pick one with HYPOTHESIS_PROFILE=long (default "ci").
+try:  # pragma: no cover - hypothesis is a test dependency
+    from hypothesis import HealthCheck, Phase
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile(
+        "ci",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=14,
+        print_blob=True,
+        # No "explain" phase: it reruns a failing test many more times.
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+        ],
+    )
+    _hypothesis_settings.register_profile(
+        "long",
+        derandomize=False,
+        database=None,  # no .hypothesis/ in the work tree; print_blob replays
+        deadline=None,
+        max_examples=200,
+        print_blob=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+        ],
+    )
+    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:
+    pass
