@@ -111,12 +111,33 @@ def _median_ms(runs, repeats, warmup):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _pass_function(layer, pass_name, causal, mode, x, cotangent):
+def _mask_kwargs(mask, x):
+    """Call arguments of a mask setting: none, causal, or padding.
+
+    "padding" pads the last quarter of every other sequence (`query_mask`
+    and `value_mask`, as a `mask_zero=True` embedding would give them): it
+    measures what making padding inert costs on the masked path.
+    """
+    import keras
+    import numpy as np
+
+    if mask == "causal":
+        return {"use_causal_mask": True}
+    if mask == "padding":
+        batch, length = x.shape[0], x.shape[1]
+        valid = np.ones((batch, length), bool)
+        valid[::2, length - length // 4 :] = False
+        valid = keras.ops.convert_to_tensor(valid)
+        return {"query_mask": valid, "value_mask": valid}
+    return {}
+
+
+def _pass_function(layer, pass_name, mask, mode, x, cotangent):
     """A zero-argument callable running the layer's forward or forward+backward."""
     import keras
 
     backend = keras.backend.backend()
-    kwargs = {"use_causal_mask": causal} if causal else {}
+    kwargs = _mask_kwargs(mask, x)
     if backend == "jax":
         import jax
 
@@ -211,10 +232,10 @@ def _make_layers(args):
 def part_mha(args, mode):
     ours, theirs, x, cotangent, difference = _make_layers(args)
     rows = []
-    for causal in (False, True):
+    for mask in args.masks.split(","):
         for pass_name in ("forward", "forward+backward"):
             runs = {
-                name: _pass_function(layer, pass_name, causal, mode, x, cotangent)
+                name: _pass_function(layer, pass_name, mask, mode, x, cotangent)
                 for name, layer in (("keras", theirs), ("ours", ours))
             }
             times = _median_ms(runs, args.repeats, args.warmup)
@@ -222,7 +243,7 @@ def part_mha(args, mode):
                 {
                     "part": "mha",
                     "mode": mode,
-                    "mask": "causal" if causal else "none",
+                    "mask": mask,
                     "pass": pass_name,
                     "keras_ms": round(times["keras"], 3),
                     "ours_ms": round(times["ours"], 3),
@@ -256,7 +277,7 @@ def part_flops(args, mode):
         ("forward", forward_flops),
         ("forward+backward", 3 * forward_flops),
     ):
-        run = _pass_function(ours, pass_name, False, mode, x, cotangent)
+        run = _pass_function(ours, pass_name, "none", mode, x, cotangent)
         ms = _median_ms({"ours": run}, args.repeats, args.warmup)["ours"]
         achieved = flops / (ms / 1000) / 1e9
         rows.append(
@@ -450,6 +471,9 @@ def parse_args(argv=None):
     parser.add_argument("--dim", type=int, default=256, help="model dimension")
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument(
+        "--masks", default="none,causal", help="comma list of none, causal, padding"
+    )
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--generate", type=int, default=512, help="tokens")
     parser.add_argument(
