@@ -282,6 +282,17 @@ def _heads_first_memory(x):
     return ops.transpose(ops.reshape(x, (batch, heads, length, dim)), (0, 2, 1, 3))
 
 
+def _jax_cpu_low_precision(x):
+    """Whether `x` is a float16/bfloat16 tensor for JAX on a CPU."""
+    if keras.backend.backend() != "jax":
+        return False
+    if keras.backend.standardize_dtype(x.dtype) not in ("float16", "bfloat16"):
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 def fused_attention(
     query, key, value, mask=None, scale=None, is_causal=False, bias=None
 ):
@@ -306,6 +317,15 @@ def fused_attention(
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.
     """
+    if _jax_cpu_low_precision(query):
+        # XLA on CPU has no float16/bfloat16 dot with float32 accumulation
+        # ("precision 'F16_F16_F32' is not supported by dot_general on CPU"
+        # under jit, Keras' own MultiHeadAttention included): compute in
+        # float32 there, as the softmax is anyway, and cast back.
+        dtype = query.dtype
+        query, key, value = (ops.cast(x, "float32") for x in (query, key, value))
+        output = fused_attention(query, key, value, mask, scale, is_causal, bias)
+        return ops.cast(output, dtype)
     heads, kv_heads = query.shape[2], key.shape[2]
     if (
         kv_heads == 1

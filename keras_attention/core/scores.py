@@ -59,7 +59,15 @@ def general_score(query, key, kernel):
     Returns:
         float32 scores `(..., Tq, Tk)`.
     """
-    return dot_score(ops.matmul(_f32(query), _f32(kernel)), key)
+    query, kernel = _f32(query), _f32(kernel)
+    if len(kernel.shape) > 2:
+        # Per-head kernels `(..., dq, dk)`: broadcast them to the query's
+        # batch axes first. TensorFlow 2.21's oneDNN batch matmul corrupts the
+        # heap when it broadcasts ranks itself ((b, h, T, d) @ (h, d, d)
+        # aborted the process within a few hundred calls).
+        lead = tuple(ops.shape(query)[:-2])
+        kernel = ops.broadcast_to(kernel, lead + tuple(ops.shape(kernel)[-2:]))
+    return dot_score(ops.matmul(query, kernel), key)
 
 
 def additive_score(

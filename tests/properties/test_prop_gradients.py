@@ -22,7 +22,6 @@ gradient wrong by 1% along `u` fails in ~3 cases out of 4.
 
 import keras
 import numpy as np
-import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import (
@@ -165,13 +164,6 @@ def test_core_score_gradients_match_finite_differences(data):
 
 
 # ----------------------------------------------------------------- layers
-@pytest.mark.skipif(
-    keras.backend.backend() == "tensorflow",
-    reason="TensorFlow 2.21 aborts the whole process (SIGABRT in "
-    "AssignVariableOp, no Python error) while this test creates variables; "
-    "the trigger is not isolated yet, and the JAX and torch runs check the "
-    "same layers' gradients",
-)
 @examples()
 @given(data=st.data())
 def test_layer_gradients_match_finite_differences(data):
