@@ -1,0 +1,96 @@
+"""A griffe extension: Keras' "Call arguments:" section as a parameters section.
+
+Keras-style docstrings (ours included) document a layer's constructor under
+`Args:` and its `call()` under `Call arguments:`. Griffe's Google parser knows
+`Args:` but reads any other title as an admonition, so mkdocstrings rendered
+the call arguments as one run-on paragraph. This extension re-reads such an
+admonition as an `Args:` block attached to the class's `call` method (so the
+defaults shown are those of `call`'s signature) and titles it
+"Call arguments".
+
+Loaded by mkdocstrings-python (`extensions:` in `mkdocs.yml`); it changes only
+how docstrings are parsed for the site, never the package.
+"""
+
+from functools import cached_property
+
+import re
+
+import griffe
+
+_TITLES = {"call arguments", "call args"}
+# An item naming several arguments, wrapped before its colon:
+#     query, key, value, window,
+#         causal, scale: as in `f`.
+_WRAPPED_NAMES = re.compile(r"^(?P<indent> +)(?:\w+, )*\w+,$")
+
+
+def _join_wrapped_names(text):
+    """Join the lines of an argument list wrapped before its colon."""
+    lines = text.split("\n")
+    out = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = _WRAPPED_NAMES.match(line)
+        while match and i + 1 < len(lines):
+            following = lines[i + 1]
+            if len(following) - len(following.lstrip()) <= len(match["indent"]):
+                break
+            line = line + " " + following.strip()
+            i += 1
+            match = _WRAPPED_NAMES.match(line)
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _call_arguments(section, parent, options):
+    """The admonition `section` re-parsed as the parameters of `parent`."""
+    text = section.value.description
+    body = "\n".join("    " + line if line.strip() else "" for line in text.split("\n"))
+    docstring = griffe.Docstring("", lineno=None, endlineno=None, parent=parent)
+    docstring.value = "Args:\n" + body  # set after: the constructor dedents
+    sections = griffe.parse_google(docstring, **options)
+    parameters = [s for s in sections if s.kind is griffe.DocstringSectionKind.parameters]
+    if len(parameters) != 1 or not parameters[0].value:
+        return section  # not a list of `name: description` items: leave it
+    parameters[0].title = "Call arguments"
+    return parameters[0]
+
+
+class _CallArgumentsDocstring(griffe.Docstring):
+    @cached_property
+    def parsed(self):
+        sections = self.parse()
+        if self.parser is not griffe.Parser.google and self.parser != "google":
+            return sections
+        cls = self.parent
+        call = cls.members.get("call") if cls is not None else None
+        parent = call if call is not None and call.is_function else cls
+        options = dict(self.parser_options or {})
+        return [
+            _call_arguments(section, parent, options)
+            if section.kind is griffe.DocstringSectionKind.admonition
+            and (section.title or "").strip().lower() in _TITLES
+            else section
+            for section in sections
+        ]
+
+
+class CallArguments(griffe.Extension):
+    """Parse the "Call arguments:" section of class docstrings.
+
+    Also joins an argument list wrapped before its colon
+    (`query, key, value,` / `    causal: as in ...`) into one item.
+    """
+
+    def on_instance(self, *, obj, **kwargs):
+        docstring = obj.docstring
+        if docstring is not None and isinstance(docstring.value, str):
+            docstring.value = _join_wrapped_names(docstring.value)
+
+    def on_class_members(self, *, cls, **kwargs):
+        docstring = cls.docstring
+        if docstring is not None and "Call arg" in docstring.value:
+            docstring.__class__ = _CallArgumentsDocstring
