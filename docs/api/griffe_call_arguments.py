@@ -12,9 +12,8 @@ Loaded by mkdocstrings-python (`extensions:` in `mkdocs.yml`); it changes only
 how docstrings are parsed for the site, never the package.
 """
 
-from functools import cached_property
-
 import re
+from functools import cached_property
 
 import griffe
 
@@ -52,7 +51,8 @@ def _call_arguments(section, parent, options):
     docstring = griffe.Docstring("", lineno=None, endlineno=None, parent=parent)
     docstring.value = "Args:\n" + body  # set after: the constructor dedents
     sections = griffe.parse_google(docstring, **options)
-    parameters = [s for s in sections if s.kind is griffe.DocstringSectionKind.parameters]
+    kind = griffe.DocstringSectionKind.parameters
+    parameters = [s for s in sections if s.kind is kind]
     if len(parameters) != 1 or not parameters[0].value:
         return section  # not a list of `name: description` items: leave it
     parameters[0].title = "Call arguments"
