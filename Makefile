@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # single-threaded compilation and Python overhead, so two workers use both cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-% lint format benchmark docs clean
+.PHONY: install demo test test-% lint format benchmark docs docs-test clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -55,14 +55,24 @@ $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e ".[docs]"
 	touch $@
 
-# The MkDocs site in site/, with the tutorials executed in quick mode (a few
-# minutes on JAX); their figures are shown inline and the PNG files go to
-# build/docs-figures/, not into the working tree.
+# The MkDocs site in site/: tools/docs/build.py stages docs/ in build/docs/,
+# executes the tutorials (and any jupytext page of the guide) in quick mode on
+# JAX into Markdown pages, figures and notebooks, bundles MathJax (npm
+# registry), then runs `mkdocs build --strict`. Nothing is written to the
+# working tree outside build/ and site/.
 docs: $(VENV)/.docs-installed
-	mkdir -p build/docs-figures
 	KERAS_ATTENTION_QUICK=1 KERAS_BACKEND=$${KERAS_BACKEND:-jax} \
-	KERAS_ATTENTION_FIGURE=$(CURDIR)/build/docs-figures/figure.png \
-	$(PY) -m mkdocs build --strict --site-dir site
+	$(PY) tools/docs/build.py --site-dir site
+
+site/index.html:
+	$(MAKE) --no-print-directory docs
+
+# The built site in headless Chromium (Debian's /usr/bin/chromium, driven by
+# Playwright), served on 127.0.0.1 with every other host blocked: pages,
+# console errors, requests, rendered maths, images, links, search, tutorial
+# outputs. Screenshots in build/site-screenshots/.
+docs-test: $(VENV)/.docs-installed site/index.html
+	$(PY) -m pytest -p no:cacheprovider -q tests/site
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site
