@@ -415,7 +415,8 @@ def render_page(page, config_env):
     seconds = time.perf_counter() - start
     clean_outputs(notebook, page)
     header = (
-        f'[Download the notebook]({stem}.ipynb){{ .md-button download="{stem}.ipynb" }}\n'
+        f"[Download the notebook]({stem}.ipynb)"
+        f'{{ .md-button download="{stem}.ipynb" }}\n'
         f"[View the source]({stem}.py){{ .md-button }}\n\n"
         '!!! info "How this page was made"\n'
         "    This page is the script run when the site was built, in its "
