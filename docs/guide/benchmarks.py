@@ -52,12 +52,20 @@ def table(rows, columns):
 # below 1 is faster.
 
 # %%
-mha = json.loads((RESULTS / "multi_head.json").read_text())
+runs = [
+    json.loads(path.read_text()) for path in sorted(RESULTS.glob("multi_head*.json"))
+]
+# The newest run that measured the `mha` part.
+mha = max(
+    (run for run in runs if any(row["part"] == "mha" for row in run["rows"])),
+    key=lambda run: run["date"],
+)
 settings = mha["settings"]
-print(f"machine: {mha['machine']}")
+print(f"run of {mha['date'][:10]}, machine: {mha['machine']}")
 print(
     f"shapes: batch {settings['batch']}, length {settings['length']}, "
-    f"dim {settings['dim']}, heads {settings['heads']}, dtype {settings['dtype']}"
+    f"dim {settings['dim']}, heads {settings['heads']}, dtype {settings['dtype']}, "
+    f"median of {settings['repeats']} calls"
 )
 rows = [r for r in mha["rows"] if r["part"] == "mha"]
 print(table(rows, ["backend", "mode", "mask", "pass", "keras_ms", "ours_ms", "ratio"]))
@@ -125,3 +133,40 @@ ax.set(
 )
 ax.legend(fontsize=7)
 figure.tight_layout()
+
+# %% [markdown]
+# ## Cached generation against recomputing
+#
+# Greedy generation of a small GPT (`TransformerDecoderBlock`s) through
+# `keras_attention.decoding.greedy_search`, with the KV cache against
+# recomputing the prefix at every step; `ratio` is how many times faster the
+# cache is, and `same_tokens` checks that both decode the same sequence.
+
+# %%
+generation = max(
+    (run for run in runs if any(row["part"] == "generate" for row in run["rows"])),
+    key=lambda run: run["date"],
+)
+settings = generation["settings"]
+print(
+    f"run of {generation['date'][:10]}: {settings['generate']} tokens, "
+    f"{settings['gpt_layers']} blocks of width {settings['dim']}, "
+    f"vocabulary {settings['vocab']}, {settings['dtype']}"
+)
+rows = [r for r in generation["rows"] if r["part"] == "generate"]
+print(
+    table(
+        rows,
+        [
+            "backend",
+            "mode",
+            "batch",
+            "recompute",
+            "cached_ms",
+            "recompute_ms",
+            "ratio",
+            "same_tokens",
+        ],
+    )
+)
+assert all(r["same_tokens"] for r in rows)

@@ -2,7 +2,7 @@
 # # Masks in pictures
 #
 # The [masking page](masking.md) states the rules; this one draws them. Every
-# picture is a `(queries, keys)` grid: a bright cell is a key the query may
+# picture is a `(queries, keys)` grid: a dark cell is a key the query may
 # attend to. All masks here are built with `keras_attention.core`, the
 # functions every layer calls.
 
@@ -84,7 +84,7 @@ as_bias = np.where(keep, 0.0, -np.inf)
 alibi = ops.convert_to_numpy(core.alibi_bias(1, T, T))[0, 0]
 figure, axes = plt.subplots(1, 2, figsize=(7, 3))
 axes[0].imshow(np.where(np.isinf(as_bias), -1.0, as_bias), cmap="Blues_r")
-axes[0].set(title="causal mask as a bias (0 / -inf)", xlabel="key", ylabel="query")
+axes[0].set(title="as a bias: white 0, dark -inf", xlabel="key", ylabel="query")
 axes[1].imshow(np.where(keep, alibi, np.nan), cmap="magma")
 axes[1].set(title="ALiBi bias, one head", xlabel="key", ylabel="query")
 figure.tight_layout()

@@ -7,10 +7,10 @@
 #
 # | scheme | where | what it adds | extrapolates past the trained length |
 # | --- | --- | --- | --- |
-# | sinusoidal (Vaswani et al., 2017) | `SinusoidalPositionalEncoding`, `TokenAndPositionEmbedding(position_encoding="sinusoidal")` | a fixed vector per position, added to the inputs | defined at any position, but the model has not seen them |
-# | learned (BERT, GPT-2) | `LearnedPositionalEmbedding`, `TokenAndPositionEmbedding()` | a trained vector per position, added to the inputs | no: `sequence_length` rows only |
-# | RoPE (Su et al., 2021) | `MultiHeadAttention(position_embedding="rope")`, `rotate_half` | rotates queries and keys; scores depend on `i - j` | partly (with `rope_max_wavelength` / position scaling) |
-# | ALiBi (Press et al., 2022) | `MultiHeadAttention(position_embedding="alibi")`, `alibi_bias` | a bias `-m_h * (i - j)` on the scores, one slope per head | yes, by design |
+# | sinusoidal (Vaswani et al., 2017) | [`SinusoidalPositionalEncoding`][keras_attention.SinusoidalPositionalEncoding], [`TokenAndPositionEmbedding(position_encoding="sinusoidal")`][keras_attention.TokenAndPositionEmbedding] | a fixed vector per position, added to the inputs | defined at any position, but the model has not seen them |
+# | learned (BERT, GPT-2) | [`LearnedPositionalEmbedding`][keras_attention.LearnedPositionalEmbedding], `TokenAndPositionEmbedding()` | a trained vector per position, added to the inputs | no: `sequence_length` rows only |
+# | RoPE (Su et al., 2021) | [`MultiHeadAttention(position_embedding="rope")`][keras_attention.MultiHeadAttention], [`rotate_half`][keras_attention.core.rotate_half] | rotates queries and keys; scores depend on `i - j` | partly (with `rope_max_wavelength` / position scaling) |
+# | ALiBi (Press et al., 2022) | `MultiHeadAttention(position_embedding="alibi")`, [`alibi_bias`][keras_attention.core.alibi_bias] | a bias `-m_h * (i - j)` on the scores, one slope per head | yes, by design |
 #
 # The first two change the inputs of the first layer; RoPE and ALiBi act
 # inside every attention layer and need no weights. This page draws each.
@@ -66,7 +66,7 @@ assert table.shape == (length, dim)
 try:
     learned(np.zeros((1, length + 1, dim), "float32"))
 except ValueError as error:
-    print(error)
+    print(next(line for line in str(error).splitlines() if "sequence_length" in line))
 
 # %% [markdown]
 # ## RoPE
