@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import copy
 import json
 import os
@@ -236,7 +237,7 @@ def execute(source: Path, workdir: Path):
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    env = {
+    settings = {
         "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
         "KERAS_ATTENTION_QUICK": os.environ.get("KERAS_ATTENTION_QUICK", "1"),
         # Relative to the kernel's folder, so what the page prints is a file
@@ -244,28 +245,22 @@ def execute(source: Path, workdir: Path):
         "KERAS_ATTENTION_FIGURE": f"{source.stem}.png",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "PYTHONWARNINGS": "ignore",
-        "NO_MKDOCS_2_WARNING": "1",
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
         ),
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        client = NotebookClient(
-            notebook,
-            timeout=CELL_TIMEOUT_S,
-            kernel_name="python3",
-            allow_errors=False,
-            resources={"metadata": {"path": str(workdir)}},
-        )
-        client.execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    # The kernel's own stderr (TensorFlow's C++ start-up lines, the kernel's
+    # transport notice) goes to a log file, not the build log.
+    with open(workdir / "kernel-stderr.log", "w") as kernel_log:
+        client.execute(env=dict(os.environ, **settings), stderr=kernel_log)
+    env = settings
     return notebook, env
 
 
@@ -405,13 +400,16 @@ def render(notebook, stem, header):
     return "\n".join(parts), figures_dir, files
 
 
-def render_page(page, config_env):
+def render_page(page):
     """Execute docs page `page` (a .py path relative to docs/) and write it."""
     source = SRC / page
     stem = source.stem
     log(f"executing {page}")
     start = time.perf_counter()
-    notebook, env = execute(source, RUN / Path(page).with_suffix(""))
+    try:
+        notebook, env = execute(source, RUN / Path(page).with_suffix(""))
+    except Exception as error:  # a cell error, a timeout, a dead kernel
+        raise BuildError(f"executing {page} failed:\n{error}") from error
     seconds = time.perf_counter() - start
     clean_outputs(notebook, page)
     header = (
@@ -451,6 +449,12 @@ def main(argv=None):
         help="render only these .py pages (paths relative to docs/); for "
         "trying a page: the other .py pages are then left out of the site",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("DOCS_JOBS", "2")),
+        help="notebooks executed at the same time (default 2, or $DOCS_JOBS)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -473,7 +477,11 @@ def main(argv=None):
     missing = [p for p in pages if not (SRC / p).exists()]
     if missing:
         raise BuildError(f"nav pages not found under docs/: {missing}")
-    timings = {page: render_page(page, config) for page in pages}
+    # Kernels in parallel: JAX compiles mostly on one core, so two kernels
+    # use a 2-core machine better than one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        seconds = list(pool.map(render_page, pages))
+    timings = dict(zip(pages, seconds, strict=True))
 
     config_path = write_config(config, pages, args.site_dir)
     log("mkdocs build --strict")
