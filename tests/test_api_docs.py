@@ -49,7 +49,9 @@ PUBLIC = [
 @pytest.mark.parametrize(("path", "obj"), PUBLIC, ids=[p for p, _ in PUBLIC])
 def test_public_name_is_in_the_api_reference(path, obj):
     documented = _documented()
-    if path in documented:
+    # By its public path, or by its defining module's (`core.attend.attend`:
+    # the submodule `core.attend` shadows the function for griffe).
+    if {path, f"{obj.__module__}.{obj.__name__}"} & documented:
         return
     # Another public name of the same object has the directive: this name
     # must at least be mentioned (an alias).
