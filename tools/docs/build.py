@@ -30,6 +30,8 @@ import argparse
 import base64
 import concurrent.futures
 import copy
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -44,10 +46,13 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# The staging folder; main() gives each site folder its own (two builds at
+# once, e.g. `make docs` and a build into another --site-dir, must not
+# share one) and holds a lock on it.
 BUILD = ROOT / "build" / "docs"
 SRC = BUILD / "src"
 RUN = BUILD / "run"
-VENDOR = BUILD / "vendor"
+VENDOR = ROOT / "build" / "docs-vendor"  # the MathJax tarball, shared
 MATHJAX_VERSION = "3.2.2"
 # What the pages load from MathJax's es5 folder: the combined TeX+MathML/CHTML
 # component, plus the folders it loads on demand (TeX extensions through
@@ -196,12 +201,14 @@ def mathjax():
                 f"(or put mathjax-{MATHJAX_VERSION}.tgz in {VENDOR})"
             )
         log(f"npm pack mathjax@{MATHJAX_VERSION}")
-        subprocess.run(
-            [npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--silent"],
-            cwd=VENDOR,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        with tempfile.TemporaryDirectory(dir=VENDOR) as tmp:
+            subprocess.run(
+                [npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--silent"],
+                cwd=tmp,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            os.replace(Path(tmp) / tarball.name, tarball)
     target = SRC / "assets" / "mathjax"
     with tempfile.TemporaryDirectory(dir=BUILD) as tmp, tarfile.open(tarball) as tar:
         members = [
@@ -457,7 +464,20 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    global BUILD, SRC, RUN
+    site_dir = Path(args.site_dir).resolve()
+    if site_dir != (ROOT / "site").resolve():
+        digest = hashlib.sha1(str(site_dir).encode()).hexdigest()[:8]
+        BUILD = ROOT / "build" / f"docs-{digest}"
+    SRC, RUN = BUILD / "src", BUILD / "run"
     BUILD.mkdir(parents=True, exist_ok=True)
+    lock = open(BUILD / ".lock", "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"another build is using {BUILD.relative_to(ROOT)}: waiting for it")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    log(f"staging in {BUILD.relative_to(ROOT)}, site in {site_dir}")
     config = load_config()
     stage()
     mathjax()
@@ -483,15 +503,16 @@ def main(argv=None):
         seconds = list(pool.map(render_page, pages))
     timings = dict(zip(pages, seconds, strict=True))
 
-    config_path = write_config(config, pages, args.site_dir)
+    config_path = write_config(config, pages, site_dir)
     log("mkdocs build --strict")
     mkdocs_start = time.perf_counter()
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config_path)],
-        check=True,
         env=env,
     )
+    if built.returncode:
+        raise BuildError(f"mkdocs build --strict failed (exit {built.returncode})")
     total = time.perf_counter() - start
     log(
         "done: "
