@@ -24,6 +24,16 @@ from keras_attention.datasets.number_words import (
     sample_numbers,
     split_german_number_words,
 )
+from keras_attention.datasets.prose import (
+    CORPORA,
+    SHAKESPEARE_URL,
+    CharVocabulary,
+    clean_text,
+    load_prose,
+    next_char_windows,
+    pydoc_topics_text,
+    split_blocks,
+)
 from keras_attention.datasets.tasks import (
     TranslationTask,
     translation_task,
@@ -45,15 +55,19 @@ from keras_attention.datasets.text import (
 )
 
 __all__ = [
+    "CORPORA",
     "END",
     "PAD",
     "RESERVED_TOKENS",
+    "SHAKESPEARE_URL",
     "START",
     "UNK",
+    "CharVocabulary",
     "TranslationData",
     "TranslationTask",
     "Vocabulary",
     "anki_url",
+    "clean_text",
     "dates",
     "detokenize_words",
     "encode_pairs",
@@ -62,15 +76,19 @@ __all__ = [
     "get_tokenizer",
     "join_german_number_words",
     "load_anki_pairs",
+    "load_prose",
     "make_splits",
+    "next_char_windows",
     "number_lists",
     "number_pairs",
     "number_to_words",
     "numbers",
     "preprocess_sentence",
+    "pydoc_topics_text",
     "read_anki_file",
     "sample_numbers",
     "split_german_number_words",
+    "split_blocks",
     "tokenize_words",
     "translation_task",
 ]
