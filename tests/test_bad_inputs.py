@@ -445,8 +445,8 @@ row(
 row(
     "self/causal_str",
     ValueError,
-    [S, "`causal`", "'yes'"],
-    lambda: SelfAttention(causal="yes"),
+    [S, "`use_causal_mask`", "'yes'"],
+    lambda: SelfAttention(use_causal_mask="yes"),
 )
 row(
     "self/units_with_scaled_dot",
@@ -562,8 +562,8 @@ row(
 row(
     "token/position_unknown",
     ValueError,
-    [T, "`position_encoding`", "'rope'"],
-    lambda: TokenAndPositionEmbedding(10, 4, 8, position_encoding="rope"),
+    [T, "`position_embedding`", "'rope'"],
+    lambda: TokenAndPositionEmbedding(10, 4, 8, position_embedding="rope"),
 )
 row(
     "token/unknown_kwarg",
@@ -601,7 +601,9 @@ row(
 # --------------------------------------------------------------------------
 # Transformer blocks
 # --------------------------------------------------------------------------
-TE, TD = "TransformerEncoderBlock", "TransformerDecoderBlock"
+# The classes are TransformerEncoder/TransformerDecoder (keras-hub's names);
+# the *Block names are aliases of the same classes.
+TE, TD = "TransformerEncoder", "TransformerDecoder"
 row(
     "encoder/num_heads_not_dividing",
     ValueError,
@@ -665,8 +667,8 @@ row(
 row(
     "decoder/unknown_kwarg",
     ValueError,
-    [TD, "`normalize_first`", "`norm_first`"],
-    lambda: TransformerDecoderBlock(8, 2, normalize_first=True),
+    [TD, "`normalise_first`", "`normalize_first`"],
+    lambda: TransformerDecoderBlock(8, 2, normalise_first=True),
 )
 row(
     "decoder/encoder_batch",
@@ -1022,7 +1024,9 @@ def test_empty_inputs_single_decoder_step(name, size):
 
 SELF_LAYERS = {
     "self_scaled_dot": lambda: SelfAttention(num_heads=2),
-    "self_causal_window": lambda: SelfAttention(num_heads=2, causal=True, window=2),
+    "self_causal_window": lambda: SelfAttention(
+        num_heads=2, use_causal_mask=True, window=2
+    ),
     "self_additive": lambda: SelfAttention(score="additive", units=4),
     "encoder_block": lambda: TransformerEncoderBlock(8, 2),
     "decoder_block": lambda: TransformerDecoderBlock(8, 2),

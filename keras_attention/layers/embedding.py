@@ -11,12 +11,15 @@ from keras_attention.core.validation import (
     check_rank,
     errors_as,
 )
+from keras_attention.layers.deprecation import rename_config, renamed
 from keras_attention.layers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
 )
 
 POSITIONS = ("learned", "sinusoidal", None)
+# {old constructor argument: new}, accepted with a `DeprecationWarning`.
+_RENAMED = {"position_encoding": "position_embedding"}
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -27,7 +30,7 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
 
     with $\alpha = \sqrt{\mathrm{embedding\_dim}}$ when `scale_embeddings=True`
     (Vaswani et al., 2017) and 1 otherwise, and $PE$ a
-    `LearnedPositionalEmbedding` (`position_encoding="learned"`), a
+    `LearnedPositionalEmbedding` (`position_embedding="learned"`), a
     `SinusoidalPositionalEncoding` (`"sinusoidal"`) or nothing (`None`, for
     models whose attention carries positions: RoPE or ALiBi).
 
@@ -35,7 +38,10 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
         vocabulary_size: number of token ids.
         sequence_length: the longest sequence (size of a learned table).
         embedding_dim: size of the embeddings.
-        position_encoding: `"learned"`, `"sinusoidal"` or `None`.
+        position_embedding: `"learned"`, `"sinusoidal"` or `None` (the
+            spelling of `MultiHeadAttention`, `SelfAttention` and the
+            Transformer blocks; the former `position_encoding` still works,
+            with a `DeprecationWarning`).
         mask_zero: whether token id 0 is padding; the mask then flows to
             the attention layers downstream.
         scale_embeddings: multiply token embeddings by
@@ -53,6 +59,9 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
 
     Returns:
         `(batch, length, embedding_dim)` in the layer's compute dtype.
+
+    The attribute `position_embedding` is the positional sublayer (or
+    `None`), as in keras-hub; the option's string is `position_embedding_type`.
 
     Example:
 
@@ -76,13 +85,21 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
         vocabulary_size,
         sequence_length,
         embedding_dim,
-        position_encoding="learned",
+        position_embedding="learned",
         mask_zero=False,
         scale_embeddings=False,
         embeddings_initializer="uniform",
         max_wavelength=10000,
         **kwargs,
     ):
+        position_embedding = renamed(
+            self,
+            kwargs,
+            "position_encoding",
+            "position_embedding",
+            position_embedding,
+            "learned",
+        )
         super().__init__(**kwargs)
         self.vocabulary_size = check_positive_int(
             self, "vocabulary_size", vocabulary_size
@@ -91,8 +108,8 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
             self, "sequence_length", sequence_length
         )
         self.embedding_dim = check_positive_int(self, "embedding_dim", embedding_dim)
-        self.position_encoding = check_choice(
-            self, "position_encoding", position_encoding, POSITIONS
+        self.position_embedding_type = check_choice(
+            self, "position_embedding", position_embedding, POSITIONS
         )
         self.mask_zero = bool(mask_zero)
         self.scale_embeddings = bool(scale_embeddings)
@@ -106,16 +123,27 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
             dtype=self.dtype_policy,
             name="token_embedding",
         )
+        # The sublayer keeps this attribute name: saved weights are found by it.
         self.position_embedding = None
-        if position_encoding == "learned":
+        if position_embedding == "learned":
             self.position_embedding = LearnedPositionalEmbedding(
                 sequence_length, mode="add", dtype=self.dtype_policy, name="positions"
             )
-        elif position_encoding == "sinusoidal":
+        elif position_embedding == "sinusoidal":
             self.position_embedding = SinusoidalPositionalEncoding(
                 max_wavelength, mode="add", dtype=self.dtype_policy, name="positions"
             )
         self.supports_masking = mask_zero
+
+    @property
+    def position_encoding(self):
+        """Deprecated name of `position_embedding_type` (read-only)."""
+        return self.position_embedding_type
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs saved before the rename load without a warning.
+        return super().from_config(rename_config(cls, config, _RENAMED))
 
     def _check_ids(self, shape):
         check_rank(self, "inputs", tuple(shape), (2,), "(batch, length)")
@@ -153,7 +181,7 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
                 "vocabulary_size": self.vocabulary_size,
                 "sequence_length": self.sequence_length,
                 "embedding_dim": self.embedding_dim,
-                "position_encoding": self.position_encoding,
+                "position_embedding": self.position_embedding_type,
                 "mask_zero": self.mask_zero,
                 "scale_embeddings": self.scale_embeddings,
                 "embeddings_initializer": keras.initializers.serialize(

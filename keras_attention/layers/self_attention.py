@@ -1,5 +1,7 @@
 """Self-attention: a sequence attends to itself (multi-head or single-head)."""
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -20,6 +22,7 @@ from keras_attention.core.validation import (
 )
 from keras_attention.core.windowed import window_extent
 from keras_attention.layers.additive import AdditiveAttention
+from keras_attention.layers.deprecation import rename_config, renamed
 from keras_attention.layers.multi_head import POSITIONS, MultiHeadAttention
 from keras_attention.layers.multiplicative import MultiplicativeAttention
 from keras_attention.layers.weight_settings import WeightSettingsMixin
@@ -28,6 +31,12 @@ from keras_attention.layers.weight_settings import WeightSettingsMixin
 ADDITIVE_SCORES = ("additive", "concat")
 MULTIPLICATIVE_SCORES = ("dot", "general", "multiplicative")
 SCORES = ("scaled_dot",) + MULTIPLICATIVE_SCORES + ADDITIVE_SCORES
+# {old constructor argument: new}, accepted with a `DeprecationWarning`.
+_RENAMED = {"causal": "use_causal_mask"}
+
+
+def _takes_seed(cls):
+    return "seed" in inspect.signature(cls.__init__).parameters
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -63,7 +72,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     `"dot"`/`"general"`/`"multiplicative"` to `MultiplicativeAttention`,
     each called with the sequence as query and value.
 
-    `causal=True` lets step `i` attend to steps `j <= i` only. `window=w`
+    `use_causal_mask=True` lets step `i` attend to steps `j <= i` only. `window=w`
     restricts each step to a band: the `w` most recent steps (itself
     included) if causal, else the steps within `w` on either side (the
     `attention_width` of `keras-self-attention`, halved).
@@ -92,7 +101,9 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         units: hidden size of the `"additive"` score (default: the input's
             feature size).
         window: sliding-window size (`None`: every step).
-        causal: default of the call's `use_causal_mask`.
+        use_causal_mask: default of the call's `use_causal_mask` (the
+            former spelling `causal` still works, with a
+            `DeprecationWarning`).
         dropout: dropout rate on the attention weights.
         use_bias: whether the projections (`"scaled_dot"`) or the `tanh`
             (`"additive"`) have a bias.
@@ -107,6 +118,8 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         bias_regularizer: regularizer of the biases.
         kernel_constraint: constraint of the kernels.
         bias_constraint: constraint of the biases.
+        seed: optional int seed of the attention dropout, passed to the
+            attention sublayer.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -122,7 +135,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
             `(batch, T, T)` or `(batch, 1, T, T)` for the classic scores.
             `-inf` entries are masked like `False` in `attention_mask`.
         use_causal_mask: step `i` attends to steps `<= i`; `None` (default)
-            takes the constructor's `causal`.
+            takes the constructor's `use_causal_mask`.
         return_attention_scores: also return the weights.
         training: whether dropout is active.
 
@@ -138,7 +151,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     import keras_attention
 
     x = np.random.rand(2, 10, 32).astype("float32")
-    layer = keras_attention.SelfAttention(num_heads=4, causal=True, window=3)
+    layer = keras_attention.SelfAttention(num_heads=4, use_causal_mask=True, window=3)
     y, weights = layer(x, return_attention_scores=True)
     assert y.shape == (2, 10, 32) and weights.shape == (2, 4, 10, 10)
 
@@ -158,7 +171,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         score="scaled_dot",
         units=None,
         window=None,
-        causal=False,
+        use_causal_mask=False,
         dropout=0.0,
         use_bias=True,
         output_dim=None,
@@ -170,8 +183,12 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        seed=None,
         **kwargs,
     ):
+        use_causal_mask = renamed(
+            self, kwargs, "causal", "use_causal_mask", use_causal_mask, False
+        )
         super().__init__(**kwargs)
         self.num_heads = check_positive_int(self, "num_heads", num_heads)
         self.key_dim = check_positive_int(self, "key_dim", key_dim, allow_none=True)
@@ -184,7 +201,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         self.score = check_choice(self, "score", score, SCORES)
         self.units = check_positive_int(self, "units", units, allow_none=True)
         self.window = check_positive_int(self, "window", window, allow_none=True)
-        self.causal = check_bool(self, "causal", causal)
+        self.use_causal_mask = check_bool(self, "use_causal_mask", use_causal_mask)
         self.dropout = check_rate(self, "dropout", dropout)
         self.use_bias = bool(use_bias)
         self.output_dim = check_positive_int(
@@ -196,6 +213,12 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         self.rope_max_wavelength = check_positive_float(
             self, "rope_max_wavelength", rope_max_wavelength
         )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(
+                f"SelfAttention: `seed` must be an int or None; received "
+                f"{seed!r} of type {type(seed).__name__}."
+            )
+        self.seed = seed
         self._check_score_arguments()
         self._init_weight_settings(
             kernel_initializer,
@@ -207,6 +230,22 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         )
         self.supports_masking = True
         self._attention = None
+
+    @property
+    def causal(self):
+        """Deprecated name of `use_causal_mask` (read-only)."""
+        return self.use_causal_mask
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs saved before the rename load without a warning.
+        return super().from_config(rename_config(cls, config, _RENAMED))
+
+    def _seed_kwargs(self, cls):
+        """`{"seed": seed}` if the sublayer class takes one (else `{}`)."""
+        if self.seed is None or not _takes_seed(cls):
+            return {}
+        return {"seed": self.seed}
 
     @property
     def _multi_head(self):
@@ -292,7 +331,11 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
 
     def _build(self, shape):
         dim = shape[-1]
-        common = {"dtype": self.dtype_policy, **self._weight_settings_config()}
+        common = {
+            "dtype": self.dtype_policy,
+            **self._weight_settings_config(),
+            **self._seed_kwargs(self._attention_class),
+        }
         if self._multi_head:
             if not self.key_dim:
                 check_divides(
@@ -337,7 +380,9 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         training=None,
     ):
         self._check_input_shape(inputs.shape)
-        causal = self.causal if use_causal_mask is None else bool(use_causal_mask)
+        causal = (
+            self.use_causal_mask if use_causal_mask is None else bool(use_causal_mask)
+        )
         if not self._multi_head:
             attention_mask = self._single_head_mask(inputs, attention_mask, causal)
         with self._sublayer_errors(self._attention):
@@ -408,13 +453,14 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
                 "score": self.score,
                 "units": self.units,
                 "window": self.window,
-                "causal": self.causal,
+                "use_causal_mask": self.use_causal_mask,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
                 "output_dim": self.output_dim,
                 "position_embedding": self.position_embedding,
                 "rope_max_wavelength": self.rope_max_wavelength,
                 **self._weight_settings_config(),
+                "seed": self.seed,
             }
         )
         return config

@@ -1,6 +1,15 @@
-"""Transformer encoder and decoder blocks built on `MultiHeadAttention`."""
+"""Transformer encoder and decoder blocks built on `MultiHeadAttention`.
+
+The classes are named as in keras-hub, `TransformerEncoder` and
+`TransformerDecoder`, and take keras-hub's arguments with keras-hub's meaning;
+`TransformerEncoderBlock` and `TransformerDecoderBlock` (their names before)
+are the same classes, and models saved under those registered names load.
+"""
+
+import inspect
 
 import keras
+from keras import ops
 
 from keras_attention.core.masking import inert_padding
 from keras_attention.core.validation import (
@@ -16,7 +25,24 @@ from keras_attention.core.validation import (
     check_rate,
     errors_as,
 )
+from keras_attention.layers.deprecation import rename_config, renamed
 from keras_attention.layers.multi_head import MultiHeadAttention
+
+# {old constructor argument: new}, accepted with a `DeprecationWarning`.
+_RENAMED = {"norm_first": "normalize_first"}
+
+
+def _takes_seed(cls):
+    return "seed" in inspect.signature(cls.__init__).parameters
+
+
+def _check_seed(owner, seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(
+            f"{type(owner).__name__}: `seed` must be an int or None; received "
+            f"{seed!r} of type {type(seed).__name__}."
+        )
+    return seed
 
 
 class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
@@ -38,14 +64,18 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
         dropout=0.0,
         activation="relu",
         layer_norm_epsilon=1e-5,
-        norm_first=False,
+        normalize_first=False,
         num_key_value_heads=None,
         window=None,
         position_embedding=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        seed=None,
         **kwargs,
     ):
+        normalize_first = renamed(
+            self, kwargs, "norm_first", "normalize_first", normalize_first, False
+        )
         super().__init__(**kwargs)
         self.intermediate_dim = check_positive_int(
             self, "intermediate_dim", intermediate_dim
@@ -57,13 +87,15 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
         self.layer_norm_epsilon = check_positive_float(
             self, "layer_norm_epsilon", layer_norm_epsilon
         )
-        self.norm_first = bool(norm_first)
+        self.normalize_first = bool(normalize_first)
+        self.seed = _check_seed(self, seed)
         self.num_key_value_heads = num_key_value_heads
         self.window = window
         self.position_embedding = position_embedding
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
+        self._seeds = 0  # sublayers seeded so far (each gets its own seed)
         # The sublayer validates the attention arguments, now rather than at
         # build (an odd default key_dim with RoPE is only known then).
         with errors_as(self, MultiHeadAttention):
@@ -75,6 +107,23 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
                 position_embedding=position_embedding,
                 name="argument_check",
             )
+
+    @property
+    def norm_first(self):
+        """Deprecated spelling of `normalize_first` (read-only)."""
+        return self.normalize_first
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs saved before the rename load without a warning.
+        return super().from_config(rename_config(cls, config, _RENAMED))
+
+    def _next_seed(self):
+        """A distinct seed per dropout sublayer, derived from `seed`."""
+        if self.seed is None:
+            return None
+        self._seeds += 1
+        return self.seed + self._seeds - 1
 
     def _sublayer_errors(self, name):
         """Errors of the attention sublayer `name`, in the block's names."""
@@ -116,6 +165,9 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
         return hidden
 
     def _attention(self, name, hidden, self_attention):
+        seed = {}
+        if _takes_seed(MultiHeadAttention):
+            seed = {"seed": self._next_seed()}
         with self._sublayer_errors(name):
             return MultiHeadAttention(
                 num_heads=self.num_heads,
@@ -129,6 +181,7 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
                 bias_initializer=self.bias_initializer,
                 dtype=self.dtype_policy,
                 name=name,
+                **seed,
             )
 
     def _norm(self, name):
@@ -137,7 +190,9 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
         )
 
     def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+        return keras.layers.Dropout(
+            self.dropout, seed=self._next_seed(), dtype=self.dtype_policy, name=name
+        )
 
     def _build_feedforward(self, shape):
         hidden = shape[-1]
@@ -165,12 +220,12 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
     def _residual(self, x, norm, dropout, sublayer, training, direct=False):
         """`x + f(norm(x))` (pre-norm) or `norm(x + f(x))` (post-norm)."""
         norm = norm.call if direct else norm
-        y = norm(x) if self.norm_first else x
+        y = norm(x) if self.normalize_first else x
         y, extra = sublayer(y)
         if self.dropout > 0 and training:  # skip the layer call otherwise
             y = dropout(y, training=training)
         y = y + x
-        return (y if self.norm_first else norm(y)), extra
+        return (y if self.normalize_first else norm(y)), extra
 
     def _feedforward(self, x, training, direct=False):
         intermediate, output = self.ffn_intermediate, self.ffn_output
@@ -235,7 +290,7 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
                 "dropout": self.dropout,
                 "activation": keras.activations.serialize(self.activation),
                 "layer_norm_epsilon": self.layer_norm_epsilon,
-                "norm_first": self.norm_first,
+                "normalize_first": self.normalize_first,
                 "num_key_value_heads": self.num_key_value_heads,
                 "window": self.window,
                 "position_embedding": self.position_embedding,
@@ -243,6 +298,7 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
                     self.kernel_initializer
                 ),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "seed": self.seed,
             }
         )
         return config
@@ -255,22 +311,25 @@ _SHARED_ARGS = """
         dropout: dropout rate on attention weights and residual branches.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of the layer normalisations.
-        norm_first: pre-norm (`True`, as GPT-2) or post-norm (`False`, as
-            Vaswani et al.).
+        normalize_first: pre-norm (`True`, as GPT-2) or post-norm (`False`,
+            as Vaswani et al.); keras-hub's name. The former spelling
+            `norm_first` still works, with a `DeprecationWarning`.
         num_key_value_heads: grouped-query attention in self-attention.
         window: sliding-window size of self-attention.
         position_embedding: `None`, `"rope"` or `"alibi"` in self-attention.
         kernel_initializer: initializer of all kernels.
         bias_initializer: initializer of all biases.
+        seed: optional int seed of the dropout layers (each dropout gets its
+            own seed derived from it).
         **kwargs: base layer arguments (`name`, `dtype`, ...)."""
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class TransformerEncoderBlock(_BlockBase):
+class TransformerEncoder(_BlockBase):
     __doc__ = (
         r"""A Transformer encoder block: self-attention and a feed-forward network.
 
-    Post-norm (Vaswani et al., 2017), or pre-norm with `norm_first=True`:
+    Post-norm (Vaswani et al., 2017), or pre-norm with `normalize_first=True`:
 
     $$h = \mathrm{LN}(x + \mathrm{MHA}(x, x)), \quad
     y = \mathrm{LN}(h + W_2\,\phi(W_1 h)) \qquad \text{(post-norm)}$$
@@ -291,9 +350,13 @@ class TransformerEncoderBlock(_BlockBase):
             mask raises a `TypeError`.
         use_causal_mask: causal self-attention.
         training: whether dropout is active.
+        return_attention_scores: also return the self-attention weights,
+            `(batch, num_heads, length, length)`, as keras-hub's
+            `TransformerEncoder` does.
 
     Returns:
-        `(batch, length, hidden)`, with the input's Keras mask.
+        `(batch, length, hidden)`, with the input's Keras mask; then the
+        attention weights when `return_attention_scores`.
 
     Example:
 
@@ -302,8 +365,10 @@ class TransformerEncoderBlock(_BlockBase):
     import keras_attention
 
     x = np.random.rand(2, 10, 32).astype("float32")
-    block = keras_attention.TransformerEncoderBlock(intermediate_dim=64, num_heads=4)
+    block = keras_attention.TransformerEncoder(intermediate_dim=64, num_heads=4)
     assert block(x).shape == (2, 10, 32)
+    y, weights = block(x, return_attention_scores=True)
+    assert weights.shape == (2, 4, 10, 10)
     ```
     """
     )
@@ -336,6 +401,7 @@ class TransformerEncoderBlock(_BlockBase):
         attention_mask=None,
         use_causal_mask=False,
         training=None,
+        return_attention_scores=False,
         mask=None,
         inputs_mask=None,
     ):
@@ -353,31 +419,43 @@ class TransformerEncoderBlock(_BlockBase):
                     value_mask=padding_mask,
                     attention_mask=attention_mask,
                     use_causal_mask=use_causal_mask,
+                    return_attention_scores=return_attention_scores,
                     training=training,
                 )
-            return out, None
+            return out if return_attention_scores else (out, None)
 
-        x, _ = self._residual(
+        x, scores = self._residual(
             inputs,
             self.self_attention_norm,
             self.self_attention_dropout,
             attention,
             training,
         )
-        return self._feedforward(x, training)
+        x = self._feedforward(x, training)
+        return (x, scores) if return_attention_scores else x
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)
 
+    def compute_output_spec(self, inputs, return_attention_scores=False, **kwargs):
+        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, length = inputs.shape[:2]
+        weights = keras.KerasTensor(
+            (batch, self.num_heads, length, length), dtype=self.compute_dtype
+        )
+        return output, weights
+
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class TransformerDecoderBlock(_BlockBase):
+class TransformerDecoder(_BlockBase):
     __doc__ = (
         r"""A Transformer decoder block; without an encoder sequence, a GPT block.
 
     Causal self-attention, cross-attention over the encoder sequence (only
     when the block is built with one), and a feed-forward network, each in a
-    residual branch with post- or pre-norm (`norm_first`):
+    residual branch with post- or pre-norm (`normalize_first`):
 
     $$h_1 = x + \mathrm{MHA}_{\mathrm{causal}}(x, x), \quad
     h_2 = h_1 + \mathrm{MHA}(h_1, e), \quad
@@ -390,7 +468,12 @@ class TransformerDecoderBlock(_BlockBase):
     it also returns the attention weights of each head, as a dict
     `{"self_attention": (batch, heads, length, keys), "cross_attention":
     (batch, heads, length, source_length)}` (cross-attention only with an
-    encoder sequence), after the outputs and before the cache.
+    encoder sequence), after the outputs and before the cache. As in
+    keras-hub, a `cross_attention_cache` (`(batch, 2, source_length, kv_heads,
+    key_dim)`) holds the encoder sequence's projected keys and values:
+    `cross_attention_cache_update_index=0` fills it from `encoder_sequence`,
+    `None` reuses it; the block then returns it after the self-attention
+    cache.
 
     Args:"""
         + _SHARED_ARGS
@@ -402,11 +485,21 @@ class TransformerDecoderBlock(_BlockBase):
             required if the block was built with one.
         decoder_padding_mask: optional boolean `(batch, length)`; filled from
             the decoder sequence's Keras mask when not given.
+        decoder_attention_mask: optional boolean `(batch, length, keys)`
+            mask of the self-attention (`keys` is `length`, or the cache's
+            `max_length` with a cache), combined with the causal mask.
         encoder_padding_mask: optional boolean `(batch, source_length)`;
             filled from the encoder sequence's Keras mask when not given.
+        encoder_attention_mask: optional boolean `(batch, length,
+            source_length)` mask of the cross-attention.
         use_causal_mask: causal self-attention (default `True`).
         self_attention_cache: optional KV cache of the self-attention.
         self_attention_cache_update_index: position of the first new step.
+        cross_attention_cache: optional cache of the cross-attention's keys
+            and values (with `self_attention_cache`).
+        cross_attention_cache_update_index: `0` to compute the cross-attention
+            cache from `encoder_sequence` (written from that position), `None`
+            to reuse it.
         return_attention_scores: also return the attention weights (the
             explicit, slower path of `MultiHeadAttention`).
         training: whether dropout is active.
@@ -414,7 +507,7 @@ class TransformerDecoderBlock(_BlockBase):
     Returns:
         `(batch, length, hidden)`; then the dict of attention weights when
         `return_attention_scores`; then the updated cache when a cache is
-        given.
+        given; then the cross-attention cache when one is given.
 
     Example:
 
@@ -424,9 +517,9 @@ class TransformerDecoderBlock(_BlockBase):
 
     target = np.random.rand(2, 6, 32).astype("float32")
     source = np.random.rand(2, 9, 16).astype("float32")
-    block = keras_attention.TransformerDecoderBlock(intermediate_dim=64, num_heads=4)
+    block = keras_attention.TransformerDecoder(intermediate_dim=64, num_heads=4)
     assert block(target, source).shape == (2, 6, 32)
-    gpt_block = keras_attention.TransformerDecoderBlock(64, 4)
+    gpt_block = keras_attention.TransformerDecoder(64, 4, normalize_first=True)
     assert gpt_block(target).shape == (2, 6, 32)
     ```
     """
@@ -498,6 +591,10 @@ class TransformerDecoderBlock(_BlockBase):
         self_attention_cache=None,
         self_attention_cache_update_index=None,
         return_attention_scores=False,
+        decoder_attention_mask=None,
+        encoder_attention_mask=None,
+        cross_attention_cache=None,
+        cross_attention_cache_update_index=None,
         training=None,
         decoder_sequence_mask=None,
         encoder_sequence_mask=None,
@@ -507,12 +604,32 @@ class TransformerDecoderBlock(_BlockBase):
         self._check_sequences(
             decoder_sequence.shape, encoder_sequence.shape if has_encoder else None
         )
+        name = type(self).__name__
         if has_encoder != (self.cross_attention is not None):
             raise ValueError(
-                "TransformerDecoderBlock: `encoder_sequence` must be given if "
+                f"{name}: `encoder_sequence` must be given if "
                 "and only if the block was built with one (it has "
                 f"{'a' if self.cross_attention is not None else 'no'} "
                 "cross-attention)."
+            )
+        cross_cached = cross_attention_cache is not None
+        if cross_cached and not has_encoder:
+            raise ValueError(
+                f"{name}: `cross_attention_cache` needs an `encoder_sequence` "
+                "(a block without cross-attention has no cross-attention cache)."
+            )
+        if cross_cached and self_attention_cache is None:
+            raise ValueError(
+                f"{name}: `cross_attention_cache` was given without a "
+                "`self_attention_cache`; pass both (as in keras-hub) or only "
+                "the self-attention cache."
+            )
+        if cross_attention_cache_update_index is not None and not cross_cached:
+            raise ValueError(
+                f"{name}: `cross_attention_cache_update_index` was given "
+                "without a `cross_attention_cache`; received "
+                "cross_attention_cache=None, cross_attention_cache_update_index="
+                f"{cross_attention_cache_update_index!r}."
             )
         if decoder_padding_mask is None:
             # Keras fills `decoder_sequence_mask` when the call has several
@@ -551,6 +668,7 @@ class TransformerDecoderBlock(_BlockBase):
                 result = (attention.call if direct else attention)(
                     y,
                     y,
+                    attention_mask=decoder_attention_mask,
                     use_causal_mask=use_causal_mask,
                     return_attention_scores=return_attention_scores,
                     training=training,
@@ -570,18 +688,34 @@ class TransformerDecoderBlock(_BlockBase):
         )
         scores = {"self_attention": extra[0]} if return_attention_scores else None
         if has_encoder:
+            reuse = cross_cached and cross_attention_cache_update_index is None
 
             def cross_attention(y):
                 attention = self.cross_attention
+                kwargs = {
+                    "value_mask": encoder_padding_mask,
+                    "attention_mask": encoder_attention_mask,
+                }
+                if reuse:
+                    # Keys and values from the cache (which keeps no value
+                    # mask): the encoder padding goes in the attention mask.
+                    kwargs = {
+                        "attention_mask": self._cross_mask(
+                            y, encoder_padding_mask, encoder_attention_mask
+                        ),
+                        "cache": cross_attention_cache,
+                    }
                 with self._sublayer_errors("cross_attention"):
                     result = (attention.call if direct else attention)(
                         y,
                         encoder_sequence,
                         query_mask=None if cached else decoder_padding_mask,
-                        value_mask=encoder_padding_mask,
                         return_attention_scores=return_attention_scores,
                         training=training,
+                        **kwargs,
                     )
+                if reuse:  # drop the (unchanged) cache it returns
+                    result = result[:-1] if return_attention_scores else result[0]
                 return result if return_attention_scores else (result, None)
 
             x, cross_scores = self._residual(
@@ -600,7 +734,44 @@ class TransformerDecoderBlock(_BlockBase):
             results += (scores,)
         if cached:
             results += (extra[-1],)
+        if cross_cached:
+            if cross_attention_cache_update_index is not None:
+                cross_attention_cache = self._fill_cross_cache(
+                    encoder_sequence,
+                    cross_attention_cache,
+                    cross_attention_cache_update_index,
+                )
+            results += (cross_attention_cache,)
         return results[0] if len(results) == 1 else results
+
+    def _cross_mask(self, query, encoder_padding_mask, encoder_attention_mask):
+        """The cross-attention's explicit mask, encoder padding included."""
+        if encoder_padding_mask is None:
+            return encoder_attention_mask
+        check_mask(
+            self,
+            "encoder_padding_mask",
+            encoder_padding_mask,
+            (query.shape[0], None),
+        )
+        padding = ops.expand_dims(ops.cast(encoder_padding_mask, "bool"), 1)
+        if encoder_attention_mask is None:
+            shape = ops.shape(padding)
+            return ops.broadcast_to(padding, (shape[0], ops.shape(query)[1], shape[2]))
+        return ops.logical_and(ops.cast(encoder_attention_mask, "bool"), padding)
+
+    def _fill_cross_cache(self, encoder_sequence, cache, index):
+        """`cache` with the encoder sequence's keys and values from `index`."""
+        attention = self.cross_attention
+
+        def project(kernel, bias):
+            x = ops.einsum("btd,dhk->bthk", encoder_sequence, kernel)
+            return x if bias is None else x + bias
+
+        keys = project(attention.key_kernel, attention.key_bias)
+        values = project(attention.value_kernel, attention.value_bias)
+        new = ops.cast(ops.stack([keys, values], axis=1), cache.dtype)
+        return ops.slice_update(cache, [0, 0, index, 0, 0], new)
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return tuple(decoder_sequence_shape)
@@ -626,4 +797,39 @@ class TransformerDecoderBlock(_BlockBase):
             results += (scores,)
         if cache is not None:
             results += (keras.KerasTensor(cache.shape, dtype=cache.dtype),)
+        cross_cache = kwargs.get("cross_attention_cache")
+        if cross_cache is not None:
+            results += (keras.KerasTensor(cross_cache.shape, dtype=cross_cache.dtype),)
         return results[0] if len(results) == 1 else results
+
+
+# The names these blocks had before keras-hub's: aliases of the same classes.
+TransformerEncoderBlock = TransformerEncoder
+TransformerDecoderBlock = TransformerDecoder
+
+
+def _legacy(cls, old):
+    """The class that `.keras` files saved under the old name load as.
+
+    Keras finds a layer's weights in a `.keras` file by its class name
+    (`layers/transformer_encoder_block/...` in files saved before the
+    rename), so a file saved under the registered name
+    `keras_attention>TransformerEncoderBlock` loads as this subclass, named
+    as before, with the same code; it saves under the old names again.
+    """
+    legacy = type(
+        old,
+        (cls,),
+        {
+            "__doc__": f"`{cls.__name__}` loaded from a file saved as `{old}`.",
+            "__module__": cls.__module__,
+            "_renamed_to": cls,
+        },
+    )
+    return keras.saving.register_keras_serializable("keras_attention", old)(legacy)
+
+
+_LEGACY_CLASSES = (
+    _legacy(TransformerEncoder, "TransformerEncoderBlock"),
+    _legacy(TransformerDecoder, "TransformerDecoderBlock"),
+)

@@ -52,7 +52,7 @@ def build_model():
 
     # Embeddings and positions.
     learned = ka.TokenAndPositionEmbedding(
-        VOCABULARY, SOURCE_LENGTH, DIM, position_encoding="learned", name="tpe_learned"
+        VOCABULARY, SOURCE_LENGTH, DIM, position_embedding="learned", name="tpe_learned"
     )(source)
     tokens = keras.layers.Embedding(VOCABULARY, DIM, name="token_embedding")(source)
     positions = ka.SinusoidalPositionalEncoding(mode="add", name="sinusoidal")(tokens)
@@ -64,28 +64,28 @@ def build_model():
         VOCABULARY,
         TARGET_LENGTH,
         DIM,
-        position_encoding="sinusoidal",
+        position_embedding="sinusoidal",
         scale_embeddings=True,
         name="tpe_sinusoidal",
     )(target)
 
     # Transformer blocks: pre- and post-norm, RoPE, ALiBi, GQA, a window,
     # cross-attention and the encoder-free (GPT) decoder.
-    encoded = ka.TransformerEncoderBlock(
+    encoded = ka.TransformerEncoder(
         FFN,
         HEADS,
-        norm_first=True,
+        normalize_first=True,
         num_key_value_heads=1,
         window=3,
         position_embedding="rope",
         activation="gelu",
         name="encoder_rope_gqa_window",
     )(encoder_inputs)
-    decoded = ka.TransformerDecoderBlock(
+    decoded = ka.TransformerDecoder(
         FFN, HEADS, position_embedding="alibi", name="decoder_cross_alibi"
     )(decoder_inputs, encoded)
-    decoded = ka.TransformerDecoderBlock(
-        FFN, HEADS, norm_first=True, name="decoder_gpt"
+    decoded = ka.TransformerDecoder(
+        FFN, HEADS, normalize_first=True, name="decoder_gpt"
     )(decoded)
 
     outputs = {"encoder": encoded, "decoder": decoded}
@@ -115,9 +115,16 @@ def build_model():
     outputs["mha_general"] = mha_general
     outputs["mha_general_weights"] = mha_weights
 
+    # The positional layers applied by hand (new after v0.1.0): RoPE on the
+    # encoder outputs, ALiBi on attention scores.
+    outputs["rotary"] = ka.RotaryEmbedding(max_wavelength=100, name="rotary")(
+        encoded, start_index=2
+    )
+    outputs["alibi"] = ka.AlibiBias(alibi_bias_max=6, name="alibi")(mha_weights)
+
     # Self-attention: multi-head and a classic single-head score.
     outputs["self_scaled_dot"] = ka.SelfAttention(
-        num_heads=HEADS, causal=True, window=3, use_bias=False, name="self_dot"
+        num_heads=HEADS, use_causal_mask=True, window=3, use_bias=False, name="self_dot"
     )(decoded)
     outputs["self_additive"] = ka.SelfAttention(
         score="additive", units=8, name="self_additive"
