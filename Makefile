@@ -72,7 +72,7 @@ site/index.html:
 # console errors, requests, rendered maths, images, links, search, tutorial
 # outputs. Screenshots in build/site-screenshots/.
 docs-test: $(VENV)/.docs-installed site/index.html
-	$(PY) -m pytest -p no:cacheprovider -q tests/site
+	$(PY) -m pytest -p no:cacheprovider -q --confcutdir=tests/site tests/site
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache site
