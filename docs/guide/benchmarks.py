@@ -137,7 +137,7 @@ figure.tight_layout()
 # %% [markdown]
 # ## Cached generation against recomputing
 #
-# Greedy generation of a small GPT (`TransformerDecoderBlock`s) through
+# Greedy generation of a small GPT (`TransformerDecoder` blocks) through
 # `keras_attention.decoding.greedy_search`, with the KV cache against
 # recomputing the prefix at every step; `ratio` is how many times faster the
 # cache is, and `same_tokens` checks that both decode the same sequence.

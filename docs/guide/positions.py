@@ -7,10 +7,10 @@
 #
 # | scheme | where | what it adds | extrapolates past the trained length |
 # | --- | --- | --- | --- |
-# | sinusoidal (Vaswani et al., 2017) | [`SinusoidalPositionalEncoding`][keras_attention.SinusoidalPositionalEncoding], [`TokenAndPositionEmbedding(position_encoding="sinusoidal")`][keras_attention.TokenAndPositionEmbedding] | a fixed vector per position, added to the inputs | defined at any position, but the model has not seen them |
+# | sinusoidal (Vaswani et al., 2017) | [`SinusoidalPositionalEncoding`][keras_attention.SinusoidalPositionalEncoding], [`TokenAndPositionEmbedding(position_embedding="sinusoidal")`][keras_attention.TokenAndPositionEmbedding] | a fixed vector per position, added to the inputs | defined at any position, but the model has not seen them |
 # | learned (BERT, GPT-2) | [`LearnedPositionalEmbedding`][keras_attention.LearnedPositionalEmbedding], `TokenAndPositionEmbedding()` | a trained vector per position, added to the inputs | no: `sequence_length` rows only |
-# | RoPE (Su et al., 2021) | [`MultiHeadAttention(position_embedding="rope")`][keras_attention.MultiHeadAttention], [`rotate_half`][keras_attention.core.rotate_half] | rotates queries and keys; scores depend on `i - j` | partly (with `rope_max_wavelength` / position scaling) |
-# | ALiBi (Press et al., 2022) | `MultiHeadAttention(position_embedding="alibi")`, [`alibi_bias`][keras_attention.core.alibi_bias] | a bias `-m_h * (i - j)` on the scores, one slope per head | yes, by design |
+# | RoPE (Su et al., 2021) | [`MultiHeadAttention(position_embedding="rope")`][keras_attention.MultiHeadAttention], [`RotaryEmbedding`][keras_attention.RotaryEmbedding], [`rotate_half`][keras_attention.core.rotate_half] | rotates queries and keys; scores depend on `i - j` | partly (with `rope_max_wavelength` / position scaling) |
+# | ALiBi (Press et al., 2022) | `MultiHeadAttention(position_embedding="alibi")`, [`AlibiBias`][keras_attention.AlibiBias], [`alibi_bias`][keras_attention.core.alibi_bias] | a bias `-m_h * (i - j)` on the scores, one slope per head | yes, by design |
 #
 # The first two change the inputs of the first layer; RoPE and ALiBi act
 # inside every attention layer and need no weights. This page draws each.
