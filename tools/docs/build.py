@@ -407,6 +407,20 @@ def render(notebook, stem, header):
     return "\n".join(parts), figures_dir, files
 
 
+def how_made(page, env):
+    """The sentence that says which run produced the page's outputs."""
+    run = f"`KERAS_BACKEND={env['KERAS_BACKEND']}`, on a CPU, when the site was built"
+    if not page.startswith("tutorials/"):
+        return f"The outputs and figures on this page come from running it ({run})."
+    return (
+        "This page is the tutorial run in its **quick setting** "
+        f"(`KERAS_ATTENTION_QUICK={env['KERAS_ATTENTION_QUICK']}`, {run}): every "
+        "number in an output box comes from that small run. Numbers the text "
+        "gives for the full setting come from running the script without "
+        "`--quick` / `KERAS_ATTENTION_QUICK`."
+    )
+
+
 def render_page(page):
     """Execute docs page `page` (a .py path relative to docs/) and write it."""
     source = SRC / page
@@ -424,13 +438,7 @@ def render_page(page):
         f'{{ .md-button download="{stem}.ipynb" }}\n'
         f"[View the source]({stem}.py){{ .md-button }}\n\n"
         '!!! info "How this page was made"\n'
-        "    This page is the script run when the site was built, in its "
-        "**quick setting** "
-        f"(`KERAS_ATTENTION_QUICK={env['KERAS_ATTENTION_QUICK']}`, "
-        f"`KERAS_BACKEND={env['KERAS_BACKEND']}`, on a CPU): every number in "
-        "an output box comes from that small run. Numbers quoted in the text "
-        "for the full setting come from running the script without "
-        "`KERAS_ATTENTION_QUICK`.\n\n"
+        f"    {how_made(page, env)}\n\n"
     )
     markdown, figures_dir, files = render(notebook, stem, header)
     if files:
