@@ -113,3 +113,27 @@ def test_wrapped_argument_names_are_joined():
     joined = extension._join_wrapped_names(text)
     assert joined.split("\n")[1] == "    query, key, value: as in `f`"
     assert joined.split("\n")[2:] == ["        more.", "    x: y"]
+
+
+def test_prose_returns_become_a_paragraph():
+    griffe = pytest.importorskip("griffe")
+    spec = importlib.util.spec_from_file_location(
+        "griffe_call_arguments", API / "griffe_call_arguments.py"
+    )
+    extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extension)
+    package = griffe.load(
+        "keras_attention",
+        search_paths=[str(ROOT)],
+        extensions=griffe.load_extensions(extension.CallArguments()),
+        docstring_parser="google",
+        docstring_options={
+            "warn_missing_types": False,
+            "warn_unknown_params": False,
+            "returns_multiple_items": False,
+        },
+    )
+    sections = package["core.causal_mask"].docstring.parsed
+    assert not [s for s in sections if s.kind.value == "returns"]
+    texts = [s.value for s in sections if s.kind.value == "text"]
+    assert any(t.startswith("**Returns:** A boolean tensor") for t in texts), texts

@@ -59,12 +59,31 @@ def _call_arguments(section, parent, options):
     return parameters[0]
 
 
+def _prose_returns(section):
+    """A Returns section of one unnamed, untyped item as a paragraph.
+
+    Our `Returns:` sections are prose ("`output`; then the weights if
+    ..."); as a list item with neither name nor type the theme renders it
+    behind a lone dash.
+    """
+    items = section.value
+    if len(items) != 1 or items[0].name or items[0].annotation:
+        return section
+    return griffe.DocstringSectionText(f"**Returns:** {items[0].description}")
+
+
 class _CallArgumentsDocstring(griffe.Docstring):
     @cached_property
     def parsed(self):
         sections = self.parse()
         if self.parser is not griffe.Parser.google and self.parser != "google":
             return sections
+        sections = [
+            _prose_returns(section)
+            if section.kind is griffe.DocstringSectionKind.returns
+            else section
+            for section in sections
+        ]
         cls = self.parent
         call = cls.members.get("call") if cls is not None else None
         parent = call if call is not None and call.is_function else cls
@@ -82,15 +101,12 @@ class CallArguments(griffe.Extension):
     """Parse the "Call arguments:" section of class docstrings.
 
     Also joins an argument list wrapped before its colon
-    (`query, key, value,` / `    causal: as in ...`) into one item.
+    (`query, key, value,` / `    causal: as in ...`) into one item, and
+    shows a prose `Returns:` section as a paragraph.
     """
 
     def on_instance(self, *, obj, **kwargs):
         docstring = obj.docstring
         if docstring is not None and isinstance(docstring.value, str):
             docstring.value = _join_wrapped_names(docstring.value)
-
-    def on_class_members(self, *, cls, **kwargs):
-        docstring = cls.docstring
-        if docstring is not None and "Call arg" in docstring.value:
             docstring.__class__ = _CallArgumentsDocstring
