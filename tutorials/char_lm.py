@@ -151,20 +151,20 @@ print(f"unigram frequencies: {unigram_bits:.2f} bits/char on validation text")
 #
 # ## The model and its positions
 #
-# A GPT: token embeddings, `NUM_LAYERS` pre-norm `TransformerDecoderBlock`s
+# A GPT: token embeddings, `NUM_LAYERS` pre-norm `TransformerDecoder`s
 # (causal self-attention and a feed-forward network), a final layer norm and
 # a `Dense` layer to the logits. Attention alone treats its inputs as a set,
 # so we give it positions in one of three ways, everything else equal:
 #
 # - **sinusoidal** (Vaswani et al., 2017): a fixed vector of sines and
 #   cosines of the position is added to each character's embedding
-#   (`TokenAndPositionEmbedding(position_encoding="sinusoidal")`);
+#   (`TokenAndPositionEmbedding(position_embedding="sinusoidal")`);
 # - **learned**: a trained vector per position, a table of `SEQUENCE_LENGTH`
-#   rows (`position_encoding="learned"`, as GPT-2);
+#   rows (`position_embedding="learned"`, as GPT-2);
 # - **rotary** (RoPE, Su et al., 2021): nothing is added to the embedding;
 #   each attention layer rotates queries and keys by angles proportional to
 #   their positions, so a score depends on the distance between the two
-#   characters only (`TransformerDecoderBlock(position_embedding="rope")`).
+#   characters only (`TransformerDecoder(position_embedding="rope")`).
 #
 # Vaswani et al. (Table 3, row E) found learned and sinusoidal positions
 # "nearly identical" on translation. We check at our (much smaller) scale.
@@ -178,15 +178,15 @@ def build_model(scheme, seed):
         VOCAB_SIZE,
         SEQUENCE_LENGTH,
         DIM,
-        position_encoding=None if scheme == "rotary" else scheme,
+        position_embedding=None if scheme == "rotary" else scheme,
         scale_embeddings=True,  # token vectors times sqrt(DIM), as Vaswani et al.
         name="embedding",
     )
     blocks = [
-        keras_attention.TransformerDecoderBlock(
+        keras_attention.TransformerDecoder(
             FFN_DIM,
             NUM_HEADS,
-            norm_first=True,
+            normalize_first=True,
             activation="gelu",
             position_embedding="rope" if scheme == "rotary" else None,
             name=f"block_{i}",
@@ -527,7 +527,7 @@ else:
 # - Train longer (the full setting, or more `TRAIN_STEPS`): at 2.1 bits/char
 #   the samples are English-looking words with little sense; every tenth of
 #   a bit less makes them read more like the documentation.
-# - `TransformerDecoderBlock(..., window=64)`: sliding-window attention, and a
+# - `TransformerDecoder(..., window=64)`: sliding-window attention, and a
 #   cache that only needs the last 64 characters.
 # - `num_key_value_heads=1` shares one key/value head among the query heads
 #   (multi-query attention): a 4 times smaller cache.
