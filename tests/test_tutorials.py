@@ -212,16 +212,21 @@ def test_text_generation_quick_mode(tmp_path):
 
 
 CHAR_LM = ROOT / "tutorials" / "char_lm.py"
-# Quick-mode validation bits per character on the held-out pydoc text,
-# measured on JAX (seed 0; rotary also seed 1): rotary 2.18-2.2, sinusoidal
-# 2.59, learned 2.66, the unigram model 4.72, and the same model without any
-# positions 3.21. Lower is better, so the test checks both sides: a model that
-# can read the character it predicts (a causal mask broken in training and
-# scoring alike) scores far below one bit, and the ceiling lies between the
-# schemes (with room for other backends and seeds) and the position-less
-# model, so broken positions do not pass either.
+# Quick-mode validation bits per character on the held-out pydoc text, seed
+# 0: rotary 2.13 on JAX (2.18 with seed 1); sinusoidal 2.59 (JAX), 2.64
+# (TensorFlow), 2.60 (PyTorch); learned 2.66 (JAX), 3.00 (TensorFlow); the
+# unigram model 4.72; the same model without any positions 3.21 (JAX, seed
+# 1). Lower is better, so the test checks both sides: a model that can read
+# the character it predicts (a causal mask broken in training and scoring
+# alike) scores far below one bit, and the rotary model's ceiling lies well
+# between its results and the position-less model's, so broken positions in
+# attention fail too. The sinusoidal ceiling is as tight; learned positions
+# vary too much between backends in a run this short (2.66-3.00, close to
+# 3.21) for a ceiling that would catch a table that is ignored, so their
+# ceiling only checks that the model trains.
 CHAR_LM_LEAK_FLOOR = 1.0
 CHAR_LM_CEILING = 2.9
+CHAR_LM_LEARNED_CEILING = 3.5
 
 
 def test_char_lm_quick_mode(tmp_path):
@@ -234,9 +239,12 @@ def test_char_lm_quick_mode(tmp_path):
     )
     assert bits < CHAR_LM_CEILING, f"validation bits/char {bits}\n{log}"
     assert table_row(stdout, "bits/char, rotary")[0] == pytest.approx(bits, abs=1e-3)
-    for scheme in ("sinusoidal", "learned"):
+    for scheme, ceiling in (
+        ("sinusoidal", CHAR_LM_CEILING),
+        ("learned", CHAR_LM_LEARNED_CEILING),
+    ):
         value = table_row(stdout, f"bits/char, {scheme}")[0]
-        assert CHAR_LM_LEAK_FLOOR < value < CHAR_LM_CEILING, f"{scheme}: {value}\n{log}"
+        assert CHAR_LM_LEAK_FLOOR < value < ceiling, f"{scheme}: {value}\n{log}"
     assert table_row(stdout, "bits/char, unigram")[0] > CHAR_LM_CEILING, log
     # The key/value cache writes the tokens of recomputing the whole prefix,
     # and, compiled and warmed up, it is faster.

@@ -275,23 +275,26 @@ if len(SEEDS) > 1:
     print(f"(largest difference between seeds of one scheme: {seed_spread:.3f})")
 
 # %% [markdown]
-# **What we see.** In our quick run on JAX (500 steps, seed 0; yours differ a
-# little by backend and machine) sinusoidal positions reached 2.59
-# bits/char and learned ones 2.66, against 4.72 for the unigram model: a
-# difference of 0.06 bits, while the same rotary model trained with seed 1
-# instead of 0 moved by 0.05 (2.13 and 2.18). So sinusoidal against learned
-# is within run-to-run noise here, which is what "nearly identical" means.
-# Rotary positions are a different story: 2.13, about half a bit better,
-# ten times the seed noise, and ahead at every point of the curves (figure
-# below). Rotating queries and keys gives every head the distance to each
-# earlier character from the first step on, while an added position vector
-# must first be untangled from the character's own vector; in a run this
-# short, that head start is what we measure. The same model without any
-# positional information got 3.21 (seed 1): every scheme buys something.
-# (Vaswani et al. compared converged translation models a thousand times
-# larger; the full setting, a wider and deeper model trained 4 times longer,
-# is the place to see whether the gaps close with training, and `SEEDS =
-# (0, 1, 2)` measures the noise there.)
+# **What we see.** In our quick run on JAX (500 steps, seed 0) sinusoidal
+# positions reached 2.59 bits/char and learned ones 2.66, against 4.72 for
+# the unigram model: 0.06 bits apart, about what changing the seed does to
+# one model (the rotary model: 2.13 with seed 0, 2.18 with seed 1). That
+# looks "nearly identical". But the same script on TensorFlow (whose
+# initial weights differ) gave sinusoidal 2.64 and learned 3.00: in a run
+# this short, a learned table, which starts random and only learns from
+# gradients, is the least reproducible of the three, and one run per scheme
+# cannot tell learned from sinusoidal. Rotary positions are a different
+# story: about half a bit better than either, far more than the noise, and
+# ahead at every point of the curves (figure below). Rotating queries and
+# keys gives every head the distance to each earlier character from the
+# first step on, while an added position vector must first be untangled
+# from the character's own vector; in a run this short, that head start is
+# what we measure. The same model without any positional information got
+# 3.21 (seed 1): every scheme buys something. (Vaswani et al. compared
+# converged translation models a thousand times larger; the full setting, a
+# wider and deeper model trained 4 times longer, is the place to see whether
+# the gaps close with training, and `SEEDS = (0, 1, 2)` measures the noise
+# there.)
 #
 # ## Generating with a key/value cache
 #
