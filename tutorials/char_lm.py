@@ -279,12 +279,14 @@ if len(SEEDS) > 1:
 # positions reached 2.59 bits/char and learned ones 2.66, against 4.72 for
 # the unigram model: 0.06 bits apart, about what changing the seed does to
 # one model (the rotary model: 2.13 with seed 0, 2.18 with seed 1). That
-# looks "nearly identical". But the same script on TensorFlow (whose
-# initial weights differ) gave sinusoidal 2.64 and learned 3.00: in a run
+# looks "nearly identical", and PyTorch agrees (2.60 and 2.70). But the
+# same script on TensorFlow (whose initial weights differ) gave sinusoidal
+# 2.64 and learned 3.00: in a run
 # this short, a learned table, which starts random and only learns from
 # gradients, is the least reproducible of the three, and one run per scheme
 # cannot tell learned from sinusoidal. Rotary positions are a different
-# story: about half a bit better than either, far more than the noise, and
+# story: 2.12-2.15 on the three backends, about half a bit better than
+# either, far more than the noise, and
 # ahead at every point of the curves (figure below). Rotating queries and
 # keys gives every head the distance to each earlier character from the
 # first step on, while an added position vector must first be untangled
@@ -476,9 +478,12 @@ print(
 # The cache does a constant amount of work per step; recomputing does work
 # proportional to the buffer, so the ratio grows with `MAX_LENGTH` (and with
 # the model's size): the full setting's longer sequences show more. In our
-# quick runs on JAX the cache was 10 to 22 times faster (15-39 ms against
-# 150-861 ms for 8 sequences of 64 characters, on a heavily shared CPU), and
-# both searches wrote the same characters.
+# quick runs (8 sequences of 64 characters, on a heavily shared CPU) the
+# compiled cache was 10 to 22 times faster on JAX (15-39 ms against 150-861
+# ms) and 15 times on TensorFlow (12 ms against 186 ms). Eager PyTorch pays
+# Python's overhead for every layer call of every step, which a model this
+# small cannot hide: the cache was only 2 times faster there (2.8 s against
+# 5.4 s). On every backend both searches wrote the same characters.
 #
 # ## Results
 
