@@ -14,6 +14,7 @@ used when nothing needs the explicit weights.
 import keras
 from keras import ops
 
+from keras_attention.core import _backend
 from keras_attention.core.masking import (
     _MASK_VALUE,
     causal_mask,
@@ -40,23 +41,6 @@ def _attend_dense(
         weights = dropout_fn(weights)
     output = ops.matmul(ops.cast(weights, value.dtype), value)
     return output, weights
-
-
-def _executing_eagerly(x):
-    """Whether ops on `x` run one by one, in program order (torch, eager TF).
-
-    Otherwise (JAX, TensorFlow graphs and XLA) a compiler schedules the
-    program: independent chunks written as a Python loop may then be alive
-    at the same time, in the forward and above all in the backward pass.
-    """
-    backend = keras.backend.backend()
-    if backend == "torch":
-        return True
-    if backend == "tensorflow":
-        # Eager tensors have `.numpy()`; the symbolic tensors of a traced
-        # graph (`tf.function`, with or without XLA) do not.
-        return hasattr(x, "numpy")
-    return False
 
 
 def _chunk_function(score_fn, dropout_fn, has_mask, has_bias=False):
@@ -242,7 +226,7 @@ def attend(
             ops.concatenate(outputs, axis=-2),
             ops.concatenate(all_weights, axis=-2),
         )
-    if query_length is not None and _executing_eagerly(query):
+    if query_length is not None and _backend.executing_eagerly(query):
         chunked = _attend_chunked_static
     else:
         chunked = _attend_chunked_sequential
@@ -257,11 +241,6 @@ def attend(
         score_args,
         bias,
     )
-
-
-def _on_cuda(x):
-    """Whether `x` is a tensor on a CUDA device (PyTorch's `device.type`)."""
-    return getattr(getattr(x, "device", None), "type", None) == "cuda"
 
 
 def _heads_first_memory(x):
@@ -280,17 +259,6 @@ def _heads_first_memory(x):
     batch, length, heads, dim = ops.shape(x)
     x = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (batch * heads, length, dim))
     return ops.transpose(ops.reshape(x, (batch, heads, length, dim)), (0, 2, 1, 3))
-
-
-def _jax_cpu_low_precision(x):
-    """Whether `x` is a float16/bfloat16 tensor for JAX on a CPU."""
-    if keras.backend.backend() != "jax":
-        return False
-    if keras.backend.standardize_dtype(x.dtype) not in ("float16", "bfloat16"):
-        return False
-    import jax
-
-    return jax.default_backend() == "cpu"
 
 
 def fused_attention(
@@ -317,7 +285,7 @@ def fused_attention(
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.
     """
-    if _jax_cpu_low_precision(query):
+    if _backend.jax_cpu_low_precision(query):
         # XLA on CPU has no float16/bfloat16 dot with float32 accumulation
         # ("precision 'F16_F16_F32' is not supported by dot_general on CPU"
         # under jit, Keras' own MultiHeadAttention included): compute in
@@ -327,11 +295,7 @@ def fused_attention(
         output = fused_attention(query, key, value, mask, scale, is_causal, bias)
         return ops.cast(output, dtype)
     heads, kv_heads = query.shape[2], key.shape[2]
-    if (
-        kv_heads == 1
-        and heads not in (None, 1)
-        and keras.backend.backend() == "tensorflow"
-    ):
+    if kv_heads == 1 and heads not in (None, 1) and _backend.name() == "tensorflow":
         # Keras 3.15's TensorFlow dot_product_attention repeats key/value heads
         # only for 1 < kv_heads < heads; its einsum cannot broadcast one head.
         key = ops.repeat(key, heads, axis=2)
@@ -345,7 +309,7 @@ def fused_attention(
         if mask is None:
             return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
     if mask is None:
-        if keras.backend.backend() == "torch" and _on_cuda(query):
+        if _backend.name() == "torch" and _backend.on_cuda(query):
             # Only the unmasked call can reach the flash kernels; with a mask,
             # Keras makes the tensors contiguous itself. On a CPU the copy
             # costs more than it saves (3-10% of a layer's forward+backward

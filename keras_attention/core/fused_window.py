@@ -41,6 +41,7 @@ import warnings
 
 import keras
 
+from keras_attention.core import _backend
 from keras_attention.core.validation import check_positive_int
 from keras_attention.core.windowed import window_extent
 
@@ -116,7 +117,7 @@ def fused_sliding_window_attention(
     if not isinstance(causal, bool):
         raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
     allow_cpu = bool(_allow_cpu or _FORCE_ON_CPU)
-    backend = keras.backend.backend()
+    backend = _backend.name()
     if backend not in ("jax", "torch"):
         return None  # TensorFlow has no fused windowed kernel.
     if not _shapes_supported(query, key, value):
@@ -131,22 +132,11 @@ def fused_sliding_window_attention(
 
 
 # ---------------------------------------------------------------------- JAX
-def _jax_on_gpu(x):
-    import jax
-
-    if isinstance(x, jax.core.Tracer):  # Under jit: where it will run.
-        return jax.default_backend() == "gpu"
-    try:
-        return all(device.platform == "gpu" for device in x.devices())
-    except AttributeError:  # Not a jax.Array (e.g. NumPy): the default device.
-        return jax.default_backend() == "gpu"
-
-
 def _jax_attention(query, key, value, left, right, causal, scale, allow_cpu):
     import jax
     import jax.numpy as jnp
 
-    if _jax_on_gpu(query):
+    if _backend.jax_on_gpu(query):
         if keras.backend.standardize_dtype(query.dtype) not in _CUDNN_DTYPES:
             return None
         if not causal:  # cuDNN windows reach left only (with a causal mask).

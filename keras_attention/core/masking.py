@@ -278,3 +278,28 @@ def split_attention_bias(bias):
     bias = ops.cast(bias, "float32")
     keep = ops.logical_not(ops.logical_and(ops.isinf(bias), ops.less(bias, 0.0)))
     return ops.where(keep, bias, ops.zeros_like(bias)), keep
+
+
+def attention_mask_and_bias(attention_mask=None, attention_bias=None, heads=True):
+    """A layer's `attention_mask` and `attention_bias` as one mask and a bias.
+
+    The mask becomes boolean and the bias finite float32; the bias's `-inf`
+    entries join the mask (see `split_attention_bias`). With `heads=True`
+    both are `(b|1, h|1, Tq, Tk)` (see `pairwise_4d`); with `heads=False`
+    (single-head layers) a `(batch, 1, Tq, Tk)` form loses its heads axis.
+
+    Returns:
+        `(mask, bias)`, each `None` when not given.
+    """
+
+    def shaped(x):
+        if heads:
+            return pairwise_4d(x)
+        return ops.squeeze(x, 1) if len(x.shape) == 4 else x
+
+    mask = None if attention_mask is None else shaped(ops.cast(attention_mask, "bool"))
+    bias = None
+    if attention_bias is not None:
+        bias, keep = split_attention_bias(shaped(attention_bias))
+        mask = combine_masks(mask, keep)
+    return mask, bias

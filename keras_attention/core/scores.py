@@ -1,5 +1,13 @@
 """Score functions: how much each query attends to each key, before the softmax.
 
+This module is the score registry: `SCORES` maps each canonical name to its
+`Score` (function, whether a fused kernel can compute it, its equation), and
+`SCORE_ALIASES` maps the other names users know (Luong's `"concat"` for
+Bahdanau's additive score, `"multiplicative"` for `"general"`) to canonical
+ones, in one place. Layers resolve their `score` argument with
+`resolve_score` and keep the user's spelling in their config. A new score
+is one function and one entry here.
+
 All functions take a query of shape `(..., Tq, dq)` and keys of shape
 `(..., Tk, dk)` (any leading batch/head axes, broadcast against each other)
 and return float32 scores of shape `(..., Tq, Tk)`. Weights are passed in
@@ -8,11 +16,12 @@ own the weights. Inputs are cast to float32 first, so that score accumulation
 stays in float32 under mixed precision policies.
 """
 
+import collections
 import math
 
 from keras import ops
 
-SCORE_FUNCTIONS = ("dot", "scaled_dot", "general", "concat", "location")
+from keras_attention.core.validation import check_choice
 
 
 def _f32(x):
@@ -121,3 +130,50 @@ def location_score(query, kernel, key_length):
         float32 scores `(..., Tq, Tk)`.
     """
     return ops.matmul(_f32(query), _f32(kernel)[:, :key_length])
+
+
+Score = collections.namedtuple("Score", ["name", "function", "fusable", "equation"])
+Score.__doc__ = """One score of the registry.
+
+`function` computes float32 `(..., Tq, Tk)` scores from its inputs and
+weights (its signature is the score's own); `fusable` says whether a fused
+scaled-dot kernel computes the same thing (then no weights matrix is
+materialised); `equation` is the score in LaTeX, for docs and errors.
+"""
+
+SCORES = {
+    "dot": Score("dot", dot_score, False, r"q^\top k"),
+    "scaled_dot": Score("scaled_dot", scaled_dot_score, True, r"q^\top k / \sqrt{d}"),
+    "general": Score("general", general_score, False, r"q^\top W_a k"),
+    "additive": Score(
+        "additive", additive_score, False, r"v^\top \tanh(W_q q + W_k k + b)"
+    ),
+    "location": Score("location", location_score, False, r"(W_a q)_j"),
+}
+
+# Other names for the same scores, and the canonical name each stands for.
+SCORE_ALIASES = {
+    "concat": "additive",  # Luong et al. (2015): v^T tanh(W_a [h_t; h_s])
+    "multiplicative": "general",
+}
+
+
+def resolve_score(owner, value, allowed):
+    """The canonical name of the score `value`, checked against `allowed`.
+
+    Args:
+        owner: the layer (or a name) that errors are reported for.
+        value: the `score` argument as the user spelt it (a canonical name
+            or an alias from `SCORE_ALIASES`).
+        allowed: the canonical names the owner computes.
+
+    Returns:
+        The canonical name (a key of `SCORES`).
+
+    Raises:
+        ValueError: naming the owner, the accepted spellings and `value`.
+    """
+    spellings = [name for name in SCORES if name in allowed]
+    spellings += [alias for alias, name in SCORE_ALIASES.items() if name in allowed]
+    check_choice(owner, "score", value, spellings)
+    return SCORE_ALIASES.get(value, value)

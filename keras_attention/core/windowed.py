@@ -37,14 +37,13 @@ computes the same window with a backend's fused kernel (cuDNN in JAX,
 first and falls back to `sliding_window_attention` here.
 """
 
-import functools
 import math
 import numbers
 
-import keras
 from keras import ops
 
-from keras_attention.core.attend import _executing_eagerly, attend
+from keras_attention.core import _backend
+from keras_attention.core.attend import attend
 from keras_attention.core.masking import (
     band_mask,
     combine_masks,
@@ -52,6 +51,7 @@ from keras_attention.core.masking import (
     masked_softmax,
     padding_mask,
 )
+from keras_attention.core.positions import alibi_distance_bias, query_key_distance
 from keras_attention.core.scores import dot_score, scaled_dot_score
 from keras_attention.core.validation import (
     check_non_negative_int,
@@ -232,10 +232,23 @@ def _check_options(window, causal, scale, dropout_fn=None):
     return window
 
 
-def _alibi_slopes(alibi_slopes, heads):
-    """`alibi_slopes` as a float32 `(heads,)` tensor, or `None`."""
+def _distance_bias(alibi_slopes, distance_bias, heads):
+    """The score bias as a function of distances, or `None`.
+
+    `alibi_slopes` (one slope per head) is the ALiBi case of `distance_bias`
+    (`keras_attention.core.positions`); at most one of the two is given.
+    """
     if alibi_slopes is None:
-        return None
+        if distance_bias is not None and not callable(distance_bias):
+            raise ValueError(
+                "`distance_bias` must be callable or None; received "
+                f"distance_bias={distance_bias!r}."
+            )
+        return distance_bias
+    if distance_bias is not None:
+        raise ValueError(
+            "Pass `alibi_slopes` or `distance_bias`, not both; received both."
+        )
     slopes = ops.convert_to_tensor(alibi_slopes, "float32")
     count = slopes.shape[0] if len(slopes.shape) == 1 else -1
     if count is None:
@@ -245,18 +258,11 @@ def _alibi_slopes(alibi_slopes, heads):
             f"`alibi_slopes` must hold one slope per head, shape ({heads},); "
             f"received alibi_slopes with shape {tuple(slopes.shape)}."
         )
-    return slopes
 
+    def alibi(distance, causal=True):
+        return alibi_distance_bias(slopes, distance, causal)
 
-def _alibi(slopes, distance, causal):
-    """ALiBi's bias `-slope_h * distance` (absolute distance if symmetric).
-
-    `distance` is `query position - key position`, float32 `(Tq, Tk)`;
-    the result is `(heads, Tq, Tk)`.
-    """
-    if not causal:
-        distance = ops.abs(distance)
-    return -ops.reshape(slopes, (-1, 1, 1)) * distance
+    return alibi
 
 
 def _is_zero(n):
@@ -267,12 +273,6 @@ def _is_zero(n):
 # XLA's CPU code slowed down 2.5x per block once all blocks' scores outgrew
 # the cache (32 MiB of L3 here), which made the time superlinear in T.
 GROUP_BYTES = 1 * 2**20
-
-
-@functools.cache
-def _default_device_is_cpu():
-    devices = keras.distribution.list_devices()
-    return bool(devices) and devices[0].lower().startswith("cpu")
 
 
 def _blocks_per_group(query, num_blocks, block_size, context, dropout_fn):
@@ -289,9 +289,9 @@ def _blocks_per_group(query, num_blocks, block_size, context, dropout_fn):
         return None
     per_block = 4 * batch * heads * block_size * context  # float32 bytes
     group = max(1, GROUP_BYTES // per_block)
-    if group >= num_blocks or _executing_eagerly(query):
+    if group >= num_blocks or _backend.executing_eagerly(query):
         return None
-    if not _default_device_is_cpu():
+    if not _backend.default_device_is_cpu():
         return None
     return group
 
@@ -362,6 +362,7 @@ def sliding_window_attention(
     block_size=None,
     alibi_slopes=None,
     dropout_fn=None,
+    distance_bias=None,
 ):
     """Scaled dot-product self-attention within a sliding window, blockwise.
 
@@ -405,6 +406,10 @@ def sliding_window_attention(
             they multiply the values (training dropout); it sees the blocked
             weights `(batch, heads, T/b, b, C*b)`, which are zero outside the
             window.
+        distance_bias: optional `fn(distance, causal) -> (heads, ..., Tq,
+            Tk)` float32 bias from the `query - key` position distances (a
+            `keras_attention.core.positions` scheme); `alibi_slopes` is its
+            ALiBi case. At most one of the two.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype.
@@ -431,7 +436,7 @@ def sliding_window_attention(
     block_size = check_positive_int(
         "sliding_window_attention", "block_size", block_size, allow_none=True
     )
-    slopes = _alibi_slopes(alibi_slopes, query.shape[1])
+    distance_bias = _distance_bias(alibi_slopes, distance_bias, query.shape[1])
     left, right = window_extent(window, causal)
 
     shape = ops.shape(query)
@@ -477,12 +482,12 @@ def sliding_window_attention(
         mask = ops.logical_and(mask, query_valid)
 
     bias = None
-    if slopes is not None:
+    if distance_bias is not None:
         # Query p of a block and context key c are p + before * b - c apart,
         # whichever the block: one (H, 1, b, C*b) bias serves every block.
         rows = ops.arange(block_size, dtype="int32")[:, None] + before * block_size
         distance = ops.cast(rows - ops.arange(context, dtype="int32")[None], "float32")
-        bias = ops.expand_dims(_alibi(slopes, distance, causal), 1)
+        bias = ops.expand_dims(distance_bias(distance, causal), 1)
 
     def attend_blocks(query_blocks, key_blocks, value_blocks, mask):
         scores = dot_score(query_blocks, key_blocks)  # (B, H, N, b, C*b), float32
@@ -518,6 +523,7 @@ def reference_sliding_window_attention(
     alibi_slopes=None,
     dropout_fn=None,
     return_weights=False,
+    distance_bias=None,
 ):
     """The same attention as `sliding_window_attention`, the plain `O(T^2)` way.
 
@@ -529,7 +535,8 @@ def reference_sliding_window_attention(
 
     Args:
         query, key, value, window, causal, scale, query_mask, key_mask,
-            alibi_slopes, dropout_fn: as in `sliding_window_attention`
+            alibi_slopes, dropout_fn, distance_bias: as in
+            `sliding_window_attention`
             (`dropout_fn` sees the full weights `(batch, heads, T, T)`).
         return_weights: also return the float32 weights `(batch, heads, T, T)`.
 
@@ -540,7 +547,7 @@ def reference_sliding_window_attention(
     window = _check_options(window, causal, scale, dropout_fn)
     _check_inputs(query, key, value, query_mask, key_mask)
     query, key, value = _inert(query, key, value, query_mask, key_mask)
-    slopes = _alibi_slopes(alibi_slopes, query.shape[1])
+    distance_bias = _distance_bias(alibi_slopes, distance_bias, query.shape[1])
     left, right = window_extent(window, causal)
     length = ops.shape(query)[2]
     padding = padding_mask(query_mask, key_mask)  # (B, T, T) or None
@@ -548,10 +555,8 @@ def reference_sliding_window_attention(
         padding = ops.expand_dims(padding, 1)
     mask = combine_masks(band_mask(length, length, left, right), padding)
     bias = None
-    if slopes is not None:
-        positions = ops.arange(length, dtype="int32")
-        distance = ops.cast(positions[:, None] - positions[None], "float32")
-        bias = _alibi(slopes, distance, causal)
+    if distance_bias is not None:
+        bias = distance_bias(query_key_distance(length, length), causal)
 
     def score_fn(q, k):
         scores = scaled_dot_score(q, k, scale)

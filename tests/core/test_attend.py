@@ -1,16 +1,11 @@
-import importlib
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_attention.core import attend, fused_attention, masked_softmax
+from keras_attention.core import _backend, attend, fused_attention, masked_softmax
 from keras_attention.core.attend import _attend_chunked_sequential
 from keras_attention.core.scores import dot_score, scaled_dot_score
-
-# The module (`keras_attention.core.attend` is also the name of a function).
-attend_module = importlib.import_module("keras_attention.core.attend")
 
 RNG = np.random.default_rng(0)
 
@@ -123,7 +118,7 @@ def test_fused_attention_feeds_torch_contiguous_heads_first(
     # CUDA branch is the same code on CPU tensors, with the device check
     # answering "cuda".
     if on_cuda:
-        monkeypatch.setattr(attend_module, "_on_cuda", lambda x: True)
+        monkeypatch.setattr(_backend, "on_cuda", lambda x: True)
     seen = []
     dot_product_attention = keras.ops.dot_product_attention
 
