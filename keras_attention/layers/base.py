@@ -1,4 +1,9 @@
-"""The Keras contract shared by the query/value attention layers.
+"""The Keras contract shared by every attention layer.
+
+`AttentionLayer` is the one base of the attention layers (the single-head
+mechanisms through `BaseAttention`, and `MultiHeadAttention`): it validates
+the masks, `attention_mask` and `attention_bias` of a call, packs the
+outputs and their symbolic specs, and passes the query's Keras mask on.
 
 `BaseAttention` owns everything that is the same for Bahdanau, Luong and the
 other single-head mechanisms: input and mask validation, the single decoder
@@ -13,10 +18,10 @@ from keras import ops
 
 from keras_attention.core.attend import attend
 from keras_attention.core.masking import (
+    attention_mask_and_bias,
     combine_masks,
     compute_attention_mask,
     inert_inputs,
-    split_attention_bias,
 )
 from keras_attention.core.validation import (
     ValidatedLayerMixin,
@@ -32,14 +37,55 @@ from keras_attention.core.validation import (
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 
-def _drop_heads(x):
-    """A `(batch, 1, Tq, Tk)` mask or bias of a single-head layer as 3-D."""
-    if x is not None and len(x.shape) == 4:
-        return ops.squeeze(x, 1)
-    return x
+def pack(results):
+    """A layer's outputs: the output alone, or a tuple with what follows it."""
+    results = list(results)
+    return results[0] if len(results) == 1 else tuple(results)
 
 
-class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
+class AttentionLayer(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
+    """The base of every attention layer: call validation, output packing, specs.
+
+    Subclasses call `check_masks` at the start of `call` and `pack` /
+    `output_specs` at its end; the output is aligned with the query, so it
+    keeps the query's Keras mask.
+    """
+
+    def check_masks(self, query, value, key, masks, attention, heads, key_length):
+        """Check `(query_mask, value_mask, key_mask)` and `(attention_mask,
+        attention_bias)` against `(batch, Tq, dim)` queries and `(batch, Tv,
+        dim)` values/keys; `key_length` is what the pairwise ones cover.
+
+        A rank-2 query (one decoder step) takes a `(batch,)` or `(batch, 1)`
+        `query_mask`.
+        """
+        batch = query.shape[0]
+        query_length = query.shape[1] if len(query.shape) == 3 else 1
+        expected = (batch, query_length)
+        if len(query.shape) == 2 and masks[0] is not None and len(masks[0].shape) == 1:
+            expected = (batch,)
+        check_mask(self, "query_mask", masks[0], expected)
+        check_mask(self, "value_mask", masks[1], (batch, value.shape[1]))
+        check_mask(self, "key_mask", masks[2], (batch, key.shape[1]))
+        checks = (check_attention_mask, check_attention_bias)
+        for check, x in zip(checks, attention, strict=True):
+            check(self, x, batch, query_length, key_length, heads=heads)
+
+    def output_specs(self, output_shape, *extra_shapes, dtypes=()):
+        """`pack`ed `keras.KerasTensor` specs (in the compute dtype unless
+        `dtypes` gives one per extra shape)."""
+        dtypes = tuple(dtypes) or (self.compute_dtype,) * len(extra_shapes)
+        specs = [keras.KerasTensor(output_shape, dtype=self.compute_dtype)]
+        for shape, dtype in zip(extra_shapes, dtypes, strict=True):
+            specs.append(keras.KerasTensor(shape, dtype=dtype))
+        return pack(specs)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        # The output is aligned with the query: it keeps the query's mask.
+        return previous_mask
+
+
+class BaseAttention(AttentionLayer):
     """Base class of the single-head query/value attention layers.
 
     Args:
@@ -191,36 +237,23 @@ class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         query_shape, value_shape, _ = self._check_shapes(
             query.shape, value.shape, key.shape
         )
+        self.check_masks(
+            query,
+            value,
+            key,
+            (query_mask, value_mask, key_mask),
+            (attention_mask, attention_bias),
+            heads=1,
+            key_length=value_shape[1],
+        )
         single_step = len(query_shape) == 2
-        batch = query_shape[0]
-        query_length = 1 if single_step else query_shape[1]
-        step_mask = (
-            single_step and query_mask is not None and len(query_mask.shape) == 1
-        )
-        check_mask(
-            self,
-            "query_mask",
-            query_mask,
-            (batch,) if step_mask else (batch, query_length),
-        )
-        check_mask(self, "value_mask", value_mask, tuple(value_shape[:2]))
-        check_mask(self, "key_mask", key_mask, tuple(key.shape[:2]))
-        key_length = value_shape[1]
-        check_attention_mask(
-            self, attention_mask, batch, query_length, key_length, heads=1
-        )
-        check_attention_bias(
-            self, attention_bias, batch, query_length, key_length, heads=1
-        )
         if single_step:
             query = ops.expand_dims(query, 1)
             if query_mask is not None:
                 query_mask = ops.reshape(query_mask, (-1, 1))
-        attention_mask = _drop_heads(attention_mask)
-        bias = None
-        if attention_bias is not None:
-            bias, keep = split_attention_bias(_drop_heads(attention_bias))
-            attention_mask = combine_masks(attention_mask, keep)
+        attention_mask, bias = attention_mask_and_bias(
+            attention_mask, attention_bias, heads=False
+        )
         query, value, key = inert_inputs(
             query, value, key, query_mask, value_mask, key_mask, attention_mask
         )
@@ -278,7 +311,7 @@ class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         results.extend(extras)
         if single_step:
             results = [ops.squeeze(x, 1) for x in results]
-        return results[0] if len(results) == 1 else tuple(results)
+        return pack(results)
 
     def _score_with_explicit_weights(self):
         """`self.score` as a function of the layer's weight values.
@@ -300,10 +333,6 @@ class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
 
         return score_fn, values
 
-    def compute_mask(self, inputs, previous_mask=None):
-        # The output is aligned with the query: it keeps the query's mask.
-        return previous_mask
-
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         query_shape, value_shape, _ = self._check_shapes(
             query_shape, value_shape, key_shape
@@ -322,11 +351,10 @@ class BaseAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         output_shape = self.compute_output_shape(
             query.shape, value.shape, None if key is None else key.shape
         )
-        output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
         if not return_attention_scores:
-            return output
+            return self.output_specs(output_shape)
         weights_shape = tuple(query.shape[:-1]) + (value.shape[1],)
-        return output, keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+        return self.output_specs(output_shape, weights_shape)
 
     def get_config(self):
         config = super().get_config()

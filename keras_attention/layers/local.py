@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_attention.core.scores import resolve_score
 from keras_attention.core.validation import (
     check_choice,
     check_positive_int,
@@ -11,7 +12,8 @@ from keras_attention.core.validation import (
 )
 from keras_attention.layers.multiplicative import MultiplicativeAttention
 
-SCORES = ("dot", "scaled_dot", "general", "concat")
+# The canonical scores local attention computes (`"concat"` is `"additive"`).
+SCORES = ("dot", "scaled_dot", "general", "additive")
 MODES = ("monotonic", "predictive")
 
 
@@ -122,7 +124,7 @@ class LocalAttention(MultiplicativeAttention):
         use_scale=False,
         **kwargs,
     ):
-        check_choice(self, "score", score, SCORES)
+        resolve_score(self, score, SCORES)
         super().__init__(score=score, use_scale=use_scale, units=units, **kwargs)
         check_required_value(
             self,

@@ -1,47 +1,38 @@
 """Multi-head attention with grouped-query heads, windows, RoPE/ALiBi and a KV cache."""
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
-from keras_attention.core.attend import attend, fused_attention
-from keras_attention.core.fused_window import fused_sliding_window_attention
+from keras_attention.core import dispatch
 from keras_attention.core.masking import (
-    band_mask,
+    attention_mask_and_bias,
     combine_masks,
-    compute_attention_mask,
     inert_inputs,
-    pairwise_4d,
-    split_attention_bias,
 )
-from keras_attention.core.positions import alibi_bias, alibi_slopes, rotate_half
-from keras_attention.core.scores import additive_score, general_score, scaled_dot_score
+from keras_attention.core.positions import POSITION_SCHEMES, get_position_scheme
+from keras_attention.core.scores import additive_score, general_score, resolve_score
 from keras_attention.core.validation import (
-    ValidatedLayerMixin,
-    check_attention_bias,
-    check_attention_mask,
     check_choice,
     check_divides,
     check_feature_size,
     check_features_known,
-    check_mask,
+    check_kv_cache,
     check_positive_float,
     check_positive_int,
     check_query_value_key,
     check_rate,
-    describe_shape,
 )
-from keras_attention.core.windowed import sliding_window_attention, use_blocked_window
-from keras_attention.layers.weight_settings import WeightSettingsMixin
+from keras_attention.layers import keras_compat
+from keras_attention.layers.base import AttentionLayer, pack
 
 SCORES = ("scaled_dot", "additive", "general")
-POSITIONS = (None, "rope", "alibi")
+POSITIONS = (None, *POSITION_SCHEMES)
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
+class MultiHeadAttention(AttentionLayer):
     r"""Multi-head attention (Vaswani et al., 2017) with grouped-query heads.
 
     Queries, keys and values are projected per head, each head attends, and
@@ -58,29 +49,16 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
     instead). `score="additive"` or `"general"` replaces the scaled dot
     product by $v_h^\top\tanh(q + k)$ or $q^\top W_h k$ per head.
 
-    When nothing needs the explicit weights (`score="scaled_dot"`, no
-    weights returned, no active dropout), the layer calls
-    `keras.ops.dot_product_attention`, so each backend's fused kernel runs
-    (flash attention on GPUs where Keras enables it).
-
-    `window=w` restricts each query to a band of keys: the `w` most recent
-    keys (itself included) with a causal mask, or keys within `w` steps on
-    either side without. When queries and keys have the same length, the
-    score is `"scaled_dot"`, no weights are returned, no `attention_mask` or
-    `cache` is given and the blocked form scores at most half the pairs
-    (`keras_attention.core.windowed.use_blocked_window`; roughly
-    `T >= 4 * max(w, 32)` causal, `6 * max(w, 32)` symmetric), the layer
-    runs `keras_attention.core.windowed.sliding_window_attention`, whose
-    time and memory grow as `O(T * w)` rather than `O(T^2)` (RoPE, ALiBi,
-    grouped heads, padding masks and dropout included). Otherwise it masks
-    the full `(Tq, Tk)` scores with a band mask; both give the same result.
-    On a GPU, without padding masks, ALiBi or active dropout, the blocked
-    case first tries the backend's fused windowed kernel (JAX: cuDNN via
-    `jax.nn.dot_product_attention`, causal windows in float16/bfloat16;
-    torch: compiled `flex_attention`;
-    `keras_attention.core.fused_window.fused_sliding_window_attention`)
-    and keeps the blocked form as the equal fallback; on CPU and TensorFlow
-    nothing changes.
+    `keras_attention.core.dispatch` picks the kernel: the backend's fused
+    `keras.ops.dot_product_attention` (flash attention on GPUs where Keras
+    enables it) when nothing needs the explicit weights (scaled dot score,
+    no weights returned, no active dropout, no ALiBi), except on JAX with a
+    CPU, where the explicit form is faster; the explicit weights otherwise.
+    `window=w` restricts each query to the `w` most recent keys (itself
+    included) with a causal mask, or to keys within `w` steps on either
+    side without; long self-attention then runs blockwise in `O(T * w)`
+    (`keras_attention.core.windowed`; a fused windowed kernel on GPUs), and
+    otherwise a band mask gives the same result.
 
     For incremental decoding pass `cache` (`(batch, 2, max_length,
     num_key_value_heads, key_dim)`, zeros to start) and
@@ -89,6 +67,12 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
     cache. Query `i` then sees cached keys up to position
     `cache_update_index + i`. With `cache_update_index=None` the cache is
     read as is (cross-attention over precomputed encoder keys and values).
+
+    It is a drop-in for Keras 3.15's `keras.layers.MultiHeadAttention`: every
+    constructor and call argument of it is accepted with Keras' meaning
+    (`output_shape`, `sliding_window`, `flash_attention`, `use_gate`, `seed`,
+    `attention_axes` for the sequence axis only), and the weights have its
+    shapes.
 
     Fully masked rows get zero attention (Keras gives them uniform weights).
     Padding is inert: whatever a masked key, value or query position holds
@@ -119,6 +103,18 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
         bias_regularizer: regularizer of the biases.
         kernel_constraint: constraint of the kernels.
         bias_constraint: constraint of the biases.
+        output_shape: Keras' name of `output_dim` (an int or a 1-tuple).
+        attention_axes: Keras' argument; only the sequence axis (`None`,
+            `1`, `(1,)`) is supported.
+        sliding_window: Keras' window: keys within `sliding_window - 1`
+            steps on either side, cut by the causal mask (causal:
+            `sliding_window=w` is `window=w`). Not with `window`.
+        flash_attention: `None` (the dispatcher chooses), `False` (never the
+            fused kernel) or `True` (as in Keras: no dropout and no
+            returned weights).
+        use_gate: gate the heads' outputs by `sigmoid(X_q W^G + b^G)` before
+            the output projection (Keras' gated attention).
+        seed: seed of the dropout on the weights.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -184,6 +180,12 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        output_shape=None,
+        attention_axes=None,
+        sliding_window=None,
+        flash_attention=None,
+        use_gate=False,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -196,31 +198,38 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
             self, "num_key_value_heads", num_key_value_heads, allow_none=True
         )
         check_divides(
-            self,
-            "num_key_value_heads",
-            self.num_key_value_heads,
-            num_heads,
-            "`num_heads`",
+            self, "num_key_value_heads", num_key_value_heads, num_heads, "`num_heads`"
         )
         self.dropout = check_rate(self, "dropout", dropout)
         self.use_bias = bool(use_bias)
-        self.output_dim = check_positive_int(
-            self, "output_dim", output_dim, allow_none=True
+        self.output_dim = keras_compat.output_dim_from_shape(
+            self,
+            check_positive_int(self, "output_dim", output_dim, allow_none=True),
+            output_shape,
         )
-        self.score = check_choice(self, "score", score, SCORES)
-        self.window = check_positive_int(self, "window", window, allow_none=True)
+        self.score = score
+        self._score = resolve_score(self, score, SCORES)
+        self.window, self.sliding_window = keras_compat.check_window_arguments(
+            self, window, sliding_window
+        )
         self.position_embedding = check_choice(
             self, "position_embedding", position_embedding, POSITIONS
         )
+        self._positions = get_position_scheme(position_embedding)
         if position_embedding == "rope" and key_dim % 2:
             raise ValueError(
-                f"MultiHeadAttention: `key_dim` must be even with "
-                f"position_embedding='rope'; "
-                f"received key_dim={key_dim}."
+                "MultiHeadAttention: `key_dim` must be even with "
+                f"position_embedding='rope'; received key_dim={key_dim}."
             )
         self.rope_max_wavelength = check_positive_float(
             self, "rope_max_wavelength", rope_max_wavelength
         )
+        keras_compat.check_attention_axes(self, attention_axes)
+        self.flash_attention = keras_compat.check_flash_attention(
+            self, flash_attention, self.dropout
+        )
+        self.use_gate = bool(use_gate)
+        self.seed = seed
         self._init_weight_settings(
             kernel_initializer,
             bias_initializer,
@@ -230,7 +239,9 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
             bias_constraint,
         )
         self.supports_masking = True
-        self._dropout_layer = keras.layers.Dropout(self.dropout, dtype="float32")
+        self._dropout_layer = keras.layers.Dropout(
+            self.dropout, seed=seed, dtype="float32"
+        )
 
     @property
     def _kv_heads(self):
@@ -240,7 +251,6 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
     def _value_dim(self):
         return self.value_dim or self.key_dim
 
-    # ------------------------------------------------------------------ build
     def _projection(self, name, input_dim, heads, dim):
         kernel = self.add_kernel(f"{name}_kernel", (input_dim, heads, dim))
         bias = self.add_bias(f"{name}_bias", (heads, dim)) if self.use_bias else None
@@ -250,7 +260,7 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
         query_shape, value_shape, key_shape = self._check_shapes(
             query_shape, value_shape, key_shape
         )
-        heads, kv_heads = self.num_heads, self._kv_heads
+        heads, kv_heads, value_dim = self.num_heads, self._kv_heads, self._value_dim
         self.query_kernel, self.query_bias = self._projection(
             "query", query_shape[-1], heads, self.key_dim
         )
@@ -258,102 +268,91 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
             "key", key_shape[-1], kv_heads, self.key_dim
         )
         self.value_kernel, self.value_bias = self._projection(
-            "value", value_shape[-1], kv_heads, self._value_dim
+            "value", value_shape[-1], kv_heads, value_dim
         )
         output_dim = self.output_dim or query_shape[-1]
         self.output_kernel = self.add_kernel(
-            "output_kernel", (heads, self._value_dim, output_dim)
+            "output_kernel", (heads, value_dim, output_dim)
         )
         self.output_bias = (
             self.add_bias("output_bias", (output_dim,)) if self.use_bias else None
         )
-        if self.score == "additive":
+        if self._score == "additive":
             self.score_v = self.add_kernel("score_v", (heads, self.key_dim))
-        elif self.score == "general":
+        elif self._score == "general":
             self.score_kernel = self.add_kernel(
                 "score_kernel", (heads, self.key_dim, self.key_dim)
             )
+        if self.use_gate:  # after the others: older models keep their order
+            self.gate_kernel, self.gate_bias = self._projection(
+                "gate", query_shape[-1], heads, value_dim
+            )
         self.built = True
 
-    # ------------------------------------------------------------- validation
     def _check_shapes(self, query_shape, value_shape, key_shape=None):
         shapes = check_query_value_key(self, query_shape, value_shape, key_shape)
-        query_shape, value_shape, key_shape = shapes
-        check_features_known(
-            self, {"query": query_shape, "value": value_shape, "key": key_shape}
-        )
+        names = ("query", "value", "key")
+        check_features_known(self, dict(zip(names, shapes, strict=True)))
         if self.built:
-            for arg, shape, kernel in (
-                ("query", query_shape, self.query_kernel),
-                ("value", value_shape, self.value_kernel),
-                ("key", key_shape, self.key_kernel),
-            ):
+            kernels = (self.query_kernel, self.value_kernel, self.key_kernel)
+            for arg, shape, kernel in zip(names, shapes, kernels, strict=True):
                 check_feature_size(self, arg, shape, kernel.shape[0])
         return shapes
 
-    def _check_masks(
-        self, query, value, key, masks, attention_mask, attention_bias, cache
-    ):
-        batch, query_length, key_length = query.shape[0], query.shape[1], value.shape[1]
-        for arg, mask, expected in (
-            ("query_mask", masks[0], (batch, query_length)),
-            ("value_mask", masks[1], (batch, key_length)),
-            ("key_mask", masks[2], (batch, key.shape[1])),
-        ):
-            check_mask(self, arg, mask, expected)
-        if cache is not None:  # the keys are the cache's
-            key_length = cache.shape[2]
-        for check, x in (
-            (check_attention_mask, attention_mask),
-            (check_attention_bias, attention_bias),
-        ):
-            check(self, x, batch, query_length, key_length, heads=self.num_heads)
+    def _check_call(self, query, value, key, masks, attention, cache, index):
+        self._check_shapes(query.shape, value.shape, key.shape)
+        key_length = value.shape[1] if cache is None else cache.shape[2]
+        self.check_masks(
+            query, value, key, masks, attention, self.num_heads, key_length
+        )
+        check_kv_cache(
+            self, cache, index, query.shape[:2], self._kv_heads, self.key_dim
+        )
+        if cache is not None and self._value_dim != self.key_dim:
+            raise ValueError(
+                "MultiHeadAttention: a KV `cache` needs `value_dim` == `key_dim`; "
+                f"received value_dim={self._value_dim}, key_dim={self.key_dim}."
+            )
 
-    def _check_cache(self, cache, cache_update_index, query_batch, query_length):
-        name = self.__class__.__name__
+    def _project(self, x, name):
+        """`(batch, T, dim)` -> heads-first `(batch, heads, T, head_dim)`."""
+        x = ops.einsum("btd,dhk->bhtk", x, getattr(self, f"{name}_kernel"))
+        bias = getattr(self, f"{name}_bias", None)
+        return x if bias is None else x + ops.expand_dims(bias, 1)
+
+    def _rotate(self, x, offset):
+        if self._positions is None or self._positions.kind != "rotate":
+            return x
+        positions = ops.arange(ops.shape(x)[2]) + offset
+        return self._positions.rotate(
+            x, positions, self.rope_max_wavelength, sequence_axis=2
+        )
+
+    def _keys_and_values(self, key, value, cache, index):
+        """Heads-first keys and values (the cache's, if any), the updated
+        cache, and the position of the first query."""
+        if cache is not None and index is None:  # precomputed (cross-attention)
+            k, v = (ops.transpose(cache[:, i], (0, 2, 1, 3)) for i in (0, 1))
+            return k, v, cache, 0
+        offset = 0 if cache is None else index
+        k = self._rotate(self._project(key, "key"), offset)
+        v = self._project(value, "value")
         if cache is None:
-            if cache_update_index is not None:
-                raise ValueError(
-                    f"{name}: `cache_update_index` was given without a `cache`; "
-                    f"received cache=None, cache_update_index={cache_update_index!r}."
-                )
-            return
-        expected = (query_batch, 2, None, self._kv_heads, self.key_dim)
-        shape = tuple(cache.shape)
-        if len(shape) != 5 or any(
-            e is not None and s is not None and s != e
-            for s, e in zip(shape, expected, strict=True)
-        ):
-            raise ValueError(
-                f"{name}: `cache` must have shape ({query_batch or 'batch'}, 2, "
-                f"max_length, {self._kv_heads}, {self.key_dim}); received shape "
-                f"{describe_shape(shape)}."
-            )
-        if self._value_dim != self.key_dim:
-            raise ValueError(
-                f"{name}: a KV `cache` needs `value_dim` == `key_dim`; received "
-                f"value_dim={self._value_dim}, key_dim={self.key_dim}."
-            )
-        if isinstance(cache_update_index, numbers.Integral) and not isinstance(
-            cache_update_index, bool
-        ):
-            max_length = shape[2]
-            if cache_update_index < 0 or (
-                max_length is not None
-                and query_length is not None
-                and cache_update_index + query_length > max_length
-            ):
-                raise ValueError(
-                    f"{name}: `cache_update_index` must be in [0, max_length - "
-                    f"Tq] = [0, {max_length} - {query_length}] so that the new "
-                    f"steps fit in the cache; received "
-                    f"cache_update_index={cache_update_index}."
-                )
+            return k, v, None, 0
+        # One update of the whole cache (eager backends copy it once).
+        new = ops.cast(ops.stack([k, v], axis=1), cache.dtype)
+        new = ops.transpose(new, (0, 1, 3, 2, 4))  # cache layout: (b, 2, T, h, d)
+        cache = ops.slice_update(cache, [0, 0, offset, 0, 0], new)
+        k, v = (ops.transpose(cache[:, i], (0, 2, 1, 3)) for i in (0, 1))
+        return k, v, cache, offset
 
-    # ------------------------------------------------------------------- call
-    def _project(self, x, kernel, bias):
-        x = ops.einsum("btd,dhk->bthk", x, kernel)
-        return x if bias is None else x + bias
+    def _score_fn(self):
+        if self._score == "additive":
+            v = ops.reshape(self.score_v, (self.num_heads, 1, 1, -1))
+            return lambda q, k: additive_score(q, k, v)
+        if self._score == "general":
+            return lambda q, k: general_score(q, k, self.score_kernel)
+        return None  # the scaled dot product, which the fused kernels compute
 
     def call(
         self,
@@ -374,23 +373,20 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
     ):
         if key is None:
             key, key_mask = value, None
-        self_attention = query is value and key is value
-        self._check_shapes(query.shape, value.shape, key.shape)
-        self._check_masks(
+        same_length = query is value and key is value
+        self._check_call(
             query,
             value,
             key,
             (query_mask, value_mask, key_mask),
-            attention_mask,
-            attention_bias,
+            (attention_mask, attention_bias),
             cache,
+            cache_update_index,
         )
-        self._check_cache(cache, cache_update_index, *query.shape[:2])
-        if attention_mask is not None:
-            attention_mask = pairwise_4d(ops.cast(attention_mask, "bool"))
-        if attention_bias is not None:
-            attention_bias, keep = split_attention_bias(pairwise_4d(attention_bias))
-            attention_mask = combine_masks(attention_mask, keep)
+        keras_compat.check_flash_call(
+            self, self.flash_attention, return_attention_scores
+        )
+        attention_mask, bias = attention_mask_and_bias(attention_mask, attention_bias)
         if cache is None:
             query, value, key = inert_inputs(
                 query, value, key, query_mask, value_mask, key_mask, attention_mask
@@ -399,120 +395,54 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
             # Cached steps attend to every written position (value masks are
             # not kept in the cache), so only padded queries are zeroed.
             query, value, key = inert_inputs(query, value, key, query_mask)
-        q = self._project(query, self.query_kernel, self.query_bias)
-        offset = 0
-        if cache is not None and cache_update_index is None:
-            k, v = cache[:, 0], cache[:, 1]
-            value_mask = key_mask = None
-        else:
-            k = self._project(key, self.key_kernel, self.key_bias)
-            v = self._project(value, self.value_kernel, self.value_bias)
-            if cache is not None:
-                offset = cache_update_index
-        if self.position_embedding == "rope":
-            q = rotate_half(
-                q, ops.arange(ops.shape(q)[1]) + offset, self.rope_max_wavelength
-            )
-            if not (cache is not None and cache_update_index is None):
-                k = rotate_half(
-                    k, ops.arange(ops.shape(k)[1]) + offset, self.rope_max_wavelength
-                )
-        if cache is not None and cache_update_index is not None:
-            # One update of the whole cache (eager backends copy it once),
-            # then its key and value halves.
-            new = ops.cast(ops.stack([k, v], axis=1), cache.dtype)
-            cache = ops.slice_update(cache, [0, 0, offset, 0, 0], new)
-            k, v = cache[:, 0], cache[:, 1]
-            # Keys past the written positions are not valid yet.
-            use_causal_mask = True
-            value_mask = key_mask = None
-
-        # A window over equal lengths runs blockwise in O(T * w) when nothing
-        # needs the full (Tq, Tk) weights or mask and it is cheaper.
-        if (
-            self.window is not None
-            and self.score == "scaled_dot"
-            and cache is None
-            and attention_mask is None
-            and not return_attention_scores
-            and use_blocked_window(
-                q.shape[1],
-                k.shape[1],
-                self.window,
-                causal=bool(use_causal_mask),
-                same_length=self_attention,
-            )
-        ):
-            output = self._blocked(
-                q,
-                k,
-                v,
-                bool(use_causal_mask),
-                query_mask,
-                combine_masks(value_mask, key_mask),
-                training,
-            )
-            return self._output(output, None, False, cache)
-
-        query_length, key_length = ops.shape(q)[1], ops.shape(k)[1]
-        mask = compute_attention_mask(
-            query_length,
-            key_length,
-            query_mask=query_mask,
-            value_mask=value_mask,
-            key_mask=key_mask,
-            attention_mask=None,
-            use_causal_mask=use_causal_mask,
-            causal_offset=offset,
+        k, v, cache, offset = self._keys_and_values(
+            key, value, cache, cache_update_index
         )
-        if mask is not None and len(mask.shape) == 3:
-            mask = ops.expand_dims(mask, 1)
-        mask = combine_masks(mask, attention_mask)
-        if self.window is not None:
-            left = self.window - 1 if use_causal_mask else self.window
-            right = 0 if use_causal_mask else self.window
-            mask = combine_masks(
-                mask, band_mask(query_length, key_length, left, right, offset)
-            )
-        alibi = None
-        if self.position_embedding == "alibi":
-            alibi = alibi_bias(
-                self.num_heads, query_length, key_length, offset, use_causal_mask
-            )
+        q = self._rotate(self._project(query, "query"), offset)
+        if cache is not None:
+            value_mask = key_mask = None
+            # Keys past the written positions are not valid yet.
+            use_causal_mask = use_causal_mask or cache_update_index is not None
+        causal = bool(use_causal_mask)
+        dropout = self.dropout > 0 and training
+        output, weights = dispatch.attention(
+            q,
+            k,
+            v,
+            score_fn=self._score_fn(),
+            scale=1.0 / math.sqrt(self.key_dim),
+            query_mask=query_mask,
+            key_mask=combine_masks(value_mask, key_mask),
+            attention_mask=attention_mask,
+            bias=bias,
+            causal=causal,
+            causal_offset=offset,
+            band=self._band(causal),
+            distance_bias=self._distance_bias(),
+            dropout_fn=self._dropout_fn(training) if dropout else None,
+            return_weights=return_attention_scores,
+            same_length=same_length,
+            allow_fused=self.flash_attention is not False,
+        )
+        return self._output(query, output, weights, return_attention_scores, cache)
 
-        dropout_active = self.dropout > 0 and training
-        if (
-            self.score == "scaled_dot"
-            and not return_attention_scores
-            and not dropout_active
-            and alibi is None
-        ):
-            causal_only = (
-                use_causal_mask
-                and cache is None
-                and self.window is None
-                and all(
-                    m is None
-                    for m in (query_mask, value_mask, key_mask, attention_mask)
-                )
-                and attention_bias is None
-                and q.shape[1] is not None
-                and q.shape[1] == k.shape[1]
-            )
-            if causal_only:  # let the kernel build the mask (flash-friendly)
-                output = self._fused(q, k, v, None, is_causal=True)
-            else:
-                output = self._fused(q, k, v, mask, bias=attention_bias)
-            weights = None
-        else:
-            bias = alibi
-            if attention_bias is not None:
-                bias = attention_bias if bias is None else bias + attention_bias
-            output, weights = self._explicit(q, k, v, mask, bias, training)
-        return self._output(output, weights, return_attention_scores, cache)
+    def _band(self, causal):
+        if self.sliding_window is not None:
+            return dispatch.keras_band(self.sliding_window, causal)
+        return dispatch.window_band(self.window, causal)
 
-    def _output(self, output, weights, return_attention_scores, cache):
-        output = ops.einsum("bthv,hvo->bto", output, self.output_kernel)
+    def _distance_bias(self):
+        if self._positions is None or self._positions.kind != "bias":
+            return None
+        return self._positions.distance_bias(self.num_heads)
+
+    def _dropout_fn(self, training):
+        return lambda weights: self._dropout_layer(weights, training=training)
+
+    def _output(self, query, output, weights, return_attention_scores, cache):
+        if self.use_gate:
+            output = output * ops.sigmoid(self._project(query, "gate"))
+        output = ops.einsum("bhtv,hvo->bto", output, self.output_kernel)
         if self.output_bias is not None:
             output = output + self.output_bias
         results = [output]
@@ -520,154 +450,34 @@ class MultiHeadAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.
             results.append(ops.cast(weights, self.compute_dtype))
         if cache is not None:
             results.append(cache)
-        return results[0] if len(results) == 1 else tuple(results)
-
-    def _blocked(self, q, k, v, causal, query_mask, key_mask, training):
-        """Sliding-window attention on `(batch, T, heads, dim)` inputs.
-
-        A backend's fused windowed kernel when one applies (GPU; no padding
-        masks, ALiBi or active dropout), else the blocked `keras.ops` form.
-        """
-        scale = 1.0 / math.sqrt(self.key_dim)
-        alibi = self.position_embedding == "alibi"
-        dropout_active = self.dropout > 0 and training
-        if query_mask is None and key_mask is None and not alibi and not dropout_active:
-            output = fused_sliding_window_attention(
-                q, k, v, self.window, causal=causal, scale=scale
-            )
-            if output is not None:
-                return output
-        groups = self.num_heads // self._kv_heads
-        q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
-        if groups > 1:
-            k = ops.repeat(k, groups, axis=1)
-            v = ops.repeat(v, groups, axis=1)
-        dropout_fn = None
-        if self.dropout > 0:
-
-            def dropout_fn(weights):
-                return self._dropout_layer(weights, training=training)
-
-        output = sliding_window_attention(
-            q,
-            k,
-            v,
-            self.window,
-            causal=causal,
-            scale=scale,
-            query_mask=query_mask,
-            key_mask=key_mask,
-            alibi_slopes=alibi_slopes(self.num_heads) if alibi else None,
-            dropout_fn=dropout_fn,
-        )
-        return ops.transpose(output, (0, 2, 1, 3))
-
-    def _fused(self, q, k, v, mask, is_causal=False, bias=None):
-        scale = 1.0 / math.sqrt(self.key_dim)
-        if self._value_dim == self.key_dim:
-            return fused_attention(
-                q, k, v, mask=mask, scale=scale, is_causal=is_causal, bias=bias
-            )
-        size = max(self.key_dim, self._value_dim)
-
-        def pad(x):
-            return ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, size - x.shape[-1]]])
-
-        output = fused_attention(
-            pad(q),
-            pad(k),
-            pad(v),
-            mask=mask,
-            scale=scale,
-            is_causal=is_causal,
-            bias=bias,
-        )
-        return output[..., : self._value_dim]
-
-    def _explicit(self, q, k, v, mask, bias, training):
-        groups = self.num_heads // self._kv_heads
-        q = ops.transpose(q, (0, 2, 1, 3))  # (b, h, t, d)
-        k = ops.transpose(k, (0, 2, 1, 3))
-        v = ops.transpose(v, (0, 2, 1, 3))
-        if groups > 1:
-            k = ops.repeat(k, groups, axis=1)
-            v = ops.repeat(v, groups, axis=1)
-
-        def score_fn(query, key):
-            if self.score == "scaled_dot":
-                scores = scaled_dot_score(query, key, 1.0 / math.sqrt(self.key_dim))
-            elif self.score == "additive":
-                scores = additive_score(
-                    query, key, ops.reshape(self.score_v, (self.num_heads, 1, 1, -1))
-                )
-            else:
-                scores = general_score(query, key, self.score_kernel)
-            return scores if bias is None else scores + bias
-
-        def dropout_fn(weights):
-            return self._dropout_layer(weights, training=training)
-
-        output, weights = attend(
-            q,
-            k,
-            v,
-            score_fn,
-            mask=mask,
-            dropout_fn=dropout_fn if self.dropout > 0 else None,
-            return_weights=True,
-        )
-        return ops.transpose(output, (0, 2, 1, 3)), weights
-
-    # ------------------------------------------------------------------ Keras
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
+        return pack(results)
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         query_shape, _, _ = self._check_shapes(query_shape, value_shape, key_shape)
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
 
     def compute_output_spec(
-        self,
-        query,
-        value,
-        key=None,
-        *,
-        return_attention_scores=False,
-        cache=None,
-        **kwargs,
+        self, query, value, key=None, *, return_attention_scores=False, cache=None, **_
     ):
         shape = self.compute_output_shape(
             query.shape, value.shape, None if key is None else key.shape
         )
-        results = [keras.KerasTensor(shape, dtype=self.compute_dtype)]
+        extra, dtypes = [], []
         if return_attention_scores:
             key_length = value.shape[1] if cache is None else cache.shape[2]
-            results.append(
-                keras.KerasTensor(
-                    (query.shape[0], self.num_heads, query.shape[1], key_length),
-                    dtype=self.compute_dtype,
-                )
-            )
+            extra.append((query.shape[0], self.num_heads, query.shape[1], key_length))
+            dtypes.append(self.compute_dtype)
         if cache is not None:
-            results.append(keras.KerasTensor(cache.shape, dtype=cache.dtype))
-        return results[0] if len(results) == 1 else tuple(results)
+            extra.append(cache.shape)
+            dtypes.append(cache.dtype)
+        return self.output_specs(shape, *extra, dtypes=dtypes)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "num_key_value_heads": self.num_key_value_heads,
-                "dropout": self.dropout,
-                "use_bias": self.use_bias,
-                "output_dim": self.output_dim,
-                "score": self.score,
-                "window": self.window,
-                "position_embedding": self.position_embedding,
-                "rope_max_wavelength": self.rope_max_wavelength,
-                **self._weight_settings_config(),
-            }
-        )
+        names = ("num_heads", "key_dim", "value_dim", "num_key_value_heads")
+        names += ("dropout", "use_bias", "output_dim", "score", "window")
+        names += ("position_embedding", "rope_max_wavelength", "sliding_window")
+        names += ("flash_attention", "use_gate", "seed")
+        config.update({name: getattr(self, name) for name in names})
+        config.update(self._weight_settings_config())
         return config

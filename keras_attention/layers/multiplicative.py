@@ -5,9 +5,11 @@ import math
 import keras
 from keras import ops
 
-from keras_attention.core import scores as score_functions
-from keras_attention.core.attend import fused_attention
-from keras_attention.core.validation import check_choice, check_positive_int
+from keras_attention.core import dispatch
+from keras_attention.core.masking import pairwise_4d
+from keras_attention.core.scores import SCORES as SCORE_REGISTRY
+from keras_attention.core.scores import resolve_score
+from keras_attention.core.validation import check_positive_int
 from keras_attention.layers.base import BaseAttention
 
 
@@ -15,7 +17,8 @@ def _fits(length, max_length):
     return length is None or length <= max_length
 
 
-SCORES = ("dot", "scaled_dot", "general", "concat", "location")
+# The canonical scores this layer computes (`"concat"` is `"additive"`).
+SCORES = ("dot", "scaled_dot", "general", "additive", "location")
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -55,8 +58,8 @@ class MultiplicativeAttention(BaseAttention):
     -inf = block, is an `attention_bias`).
 
     Args:
-        score: one of `"dot"`, `"scaled_dot"`, `"general"`, `"concat"`,
-            `"location"`.
+        score: one of `"dot"`, `"scaled_dot"`, `"general"` (alias
+            `"multiplicative"`), `"concat"` (alias `"additive"`), `"location"`.
         use_scale: whether to multiply the scores by a learned scalar $g$
             (initialised to 1).
         units: hidden size of the `"concat"` score (default: the key size).
@@ -119,7 +122,8 @@ class MultiplicativeAttention(BaseAttention):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.score_name = check_choice(self, "score", score, SCORES)
+        self.score_name = score
+        self._score = resolve_score(self, score, SCORES)
         self.use_scale = bool(use_scale)
         self.units = check_positive_int(self, "units", units, allow_none=True)
         self.max_length = check_positive_int(
@@ -133,13 +137,13 @@ class MultiplicativeAttention(BaseAttention):
 
     def check_shapes(self, query_shape, key_shape, value_shape):
         query_dim, key_dim = query_shape[-1], key_shape[-1]
-        if self.score_name == "location" and not _fits(value_shape[1], self.max_length):
+        if self._score == "location" and not _fits(value_shape[1], self.max_length):
             raise ValueError(
                 f"MultiplicativeAttention(score='location') was built for "
                 f"max_length={self.max_length} keys; received `value` of shape "
                 f"{tuple(value_shape)}."
             )
-        if self.score_name in ("dot", "scaled_dot") and not (
+        if self._score in ("dot", "scaled_dot") and not (
             query_dim is None or key_dim is None or query_dim == key_dim
         ):
             raise ValueError(
@@ -150,21 +154,21 @@ class MultiplicativeAttention(BaseAttention):
             )
 
     def build_score(self, query_dim, key_dim, value_dim):
-        if self.score_name == "general":
+        if self._score == "general":
             self.kernel = self.add_kernel("kernel", (query_dim, key_dim))
-        elif self.score_name == "concat":
+        elif self._score == "additive":
             units = self.units or key_dim
             self.query_kernel = self.add_kernel("query_kernel", (query_dim, units))
             self.key_kernel = self.add_kernel("key_kernel", (key_dim, units))
             self.attention_v = self.add_kernel("attention_v", (units,))
-        elif self.score_name == "location":
+        elif self._score == "location":
             self.kernel = self.add_kernel("kernel", (query_dim, self.max_length))
         self.scale = None
         if self.use_scale:
             self.scale = self.add_weight(name="scale", shape=(), initializer="ones")
 
     def project(self, query, key):
-        if self.score_name == "concat":
+        if self._score == "additive":
             return (
                 ops.matmul(query, self.query_kernel),
                 ops.matmul(key, self.key_kernel),
@@ -172,46 +176,37 @@ class MultiplicativeAttention(BaseAttention):
         return query, key
 
     def score(self, query, key):
-        name = self.score_name
-        if name == "dot":
-            scores = score_functions.dot_score(query, key)
-        elif name == "scaled_dot":
-            scores = score_functions.scaled_dot_score(query, key)
-        elif name == "general":
-            scores = score_functions.general_score(query, key, self.kernel)
-        elif name == "concat":
-            scores = score_functions.additive_score(query, key, self.attention_v)
+        function = SCORE_REGISTRY[self._score].function
+        if self._score in ("dot", "scaled_dot"):
+            scores = function(query, key)
+        elif self._score == "general":
+            scores = function(query, key, self.kernel)
+        elif self._score == "additive":
+            scores = function(query, key, self.attention_v)
         else:
-            scores = score_functions.location_score(
-                query, self.kernel, ops.shape(key)[-2]
-            )
+            scores = function(query, self.kernel, ops.shape(key)[-2])
         if self.use_scale:
             scores = scores * ops.cast(self.scale, "float32")
         return scores
 
     def can_fuse(self, training, return_attention_scores):
         return (
-            self.score_name in ("dot", "scaled_dot")
+            self._score in ("dot", "scaled_dot")
             and not self.use_scale
             and not return_attention_scores
             and not (self.dropout > 0 and training)
         )
 
     def fused_call(self, query, key, value, mask, bias=None):
-        key_dim, value_dim = key.shape[-1], value.shape[-1]
-        scale = 1.0 if self.score_name == "dot" else 1.0 / math.sqrt(key_dim)
-        size = max(key_dim, value_dim)
+        scale = 1.0 if self._score == "dot" else 1.0 / math.sqrt(key.shape[-1])
 
-        def heads(x):
-            # Fused kernels want (batch, T, heads, dim) with equal key and value
-            # sizes: zero padding changes neither the scores nor the output.
-            x = ops.pad(x, [[0, 0], [0, 0], [0, size - x.shape[-1]]])
-            return ops.expand_dims(x, 2)
-
-        output = fused_attention(
-            heads(query), heads(key), heads(value), mask=mask, scale=scale, bias=bias
+        output, _ = dispatch.attention(
+            *(ops.expand_dims(x, 1) for x in (query, key, value)),
+            scale=scale,
+            attention_mask=None if mask is None else pairwise_4d(mask),
+            bias=None if bias is None else pairwise_4d(bias),
         )
-        return ops.squeeze(output, 2)[..., :value_dim]
+        return ops.squeeze(output, 1)
 
     def get_config(self):
         config = super().get_config()

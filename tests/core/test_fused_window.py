@@ -219,7 +219,7 @@ def fused_calls(monkeypatch):
         return output
 
     monkeypatch.setattr(
-        "keras_attention.layers.multi_head.fused_sliding_window_attention", spy
+        "keras_attention.core.dispatch.fused_sliding_window_attention", spy
     )
     return calls
 

@@ -70,7 +70,7 @@ def blocked_calls(monkeypatch):
         return core(*args, **kwargs)
 
     monkeypatch.setattr(
-        "keras_attention.layers.multi_head.sliding_window_attention", spy
+        "keras_attention.core.dispatch.sliding_window_attention", spy
     )
     return calls
 

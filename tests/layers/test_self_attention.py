@@ -278,7 +278,7 @@ def test_window_equals_band_mask_attention(length, causal, monkeypatch):
         return blocked(*args, **kwargs)
 
     monkeypatch.setattr(
-        "keras_attention.layers.multi_head.sliding_window_attention", spy
+        "keras_attention.core.dispatch.sliding_window_attention", spy
     )
     x, mask = _sequence(length=length, dim=8), _padding(length=length)
     for score in ("scaled_dot", "additive"):

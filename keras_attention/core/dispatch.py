@@ -1,0 +1,345 @@
+"""The one place that chooses how multi-head attention is computed.
+
+`attention` takes projected, heads-first queries, keys and values
+(`(batch, heads, T, d)`, the one layout of every kernel), the mask parts
+(padding, `attention_mask`, causal with an offset, a window), an additive
+bias, a score and dropout, and runs one of three kernels:
+
+- **blocked window**: a sliding window over equal lengths, when scoring
+  blocks is cheaper than the full `(Tq, Tk)` scores
+  (`core.windowed.use_blocked_window`) and nothing needs those (no weights
+  returned, no `attention_mask` or bias, no cache): the backend's fused
+  windowed kernel on a GPU (`core.fused_window`), else the blocked
+  `keras.ops` form (`core.windowed.sliding_window_attention`), `O(T * w)`;
+- **fused**: `keras.ops.dot_product_attention` (`core.attend.fused_attention`)
+  for the scaled dot score when no weights are returned, no dropout is
+  active and no positional bias is needed, except where the explicit form
+  is faster (`core._backend.explicit_beats_fused`: JAX on a CPU);
+- **explicit**: scores, masked float32 softmax, dropout and `weights @ v`
+  (`core.attend.attend`), for every score and option.
+
+`choose_kernel` makes the choice and says it; `attention` runs it. All
+three give the same numbers up to float rounding (zeros for fully masked
+rows), which the tests check path by path.
+"""
+
+import math
+
+from keras import ops
+
+from keras_attention.core import _backend
+from keras_attention.core.attend import attend, fused_attention
+from keras_attention.core.fused_window import fused_sliding_window_attention
+from keras_attention.core.masking import (
+    band_mask,
+    combine_masks,
+    compute_attention_mask,
+    pairwise_4d,
+)
+from keras_attention.core.positions import query_key_distance
+from keras_attention.core.scores import scaled_dot_score
+from keras_attention.core.windowed import sliding_window_attention, use_blocked_window
+
+KERNELS = ("blocked_window", "fused", "explicit")
+
+
+def window_band(window, causal):
+    """`(left, right)` key reach of a window (`None`: no window).
+
+    `window` is the library's: the `window` most recent keys with a causal
+    mask (`(window - 1, 0)`), `window` keys on each side without
+    (`(window, window)`). Keras' `sliding_window=w` is `(w - 1, w - 1)`
+    (then cut by the causal mask): see `keras_band`.
+    """
+    if window is None:
+        return None
+    return (window - 1, 0) if causal else (window, window)
+
+
+def keras_band(sliding_window, causal):
+    """The band of Keras 3.15's `MultiHeadAttention(sliding_window=w)`.
+
+    Keys within `w - 1` positions on either side, then the causal mask: a
+    causal `sliding_window=w` is the library's `window=w`.
+    """
+    if sliding_window is None:
+        return None
+    reach = sliding_window - 1
+    return (reach, 0) if causal else (reach, reach)
+
+
+def _blocked_window(band, causal):
+    """The `window` of `sliding_window_attention` for `band`, or `None`."""
+    left, right = band
+    if causal and right == 0:
+        return left + 1
+    if not causal and left == right and left >= 1:
+        return left
+    return None
+
+
+def choose_kernel(
+    query,
+    key,
+    *,
+    scaled_dot=True,
+    allow_fused=True,
+    band=None,
+    causal=False,
+    attention_mask=None,
+    bias=None,
+    distance_bias=None,
+    dropout=False,
+    return_weights=False,
+    cached=False,
+    same_length=False,
+):
+    """The kernel `attention` runs for these arguments: one of `KERNELS`."""
+    if (
+        band is not None
+        and scaled_dot
+        and not (return_weights or cached)
+        and attention_mask is None
+        and bias is None
+    ):
+        window = _blocked_window(band, causal)
+        if window is not None and use_blocked_window(
+            query.shape[2],
+            key.shape[2],
+            window,
+            causal=causal,
+            same_length=same_length,
+        ):
+            return "blocked_window"
+    if (
+        scaled_dot
+        and allow_fused
+        and not (return_weights or dropout)
+        and distance_bias is None
+        and not _backend.explicit_beats_fused(query)
+    ):
+        return "fused"
+    return "explicit"
+
+
+def attention(
+    query,
+    key,
+    value,
+    *,
+    score_fn=None,
+    scale=None,
+    query_mask=None,
+    key_mask=None,
+    attention_mask=None,
+    bias=None,
+    causal=False,
+    causal_offset=0,
+    band=None,
+    distance_bias=None,
+    dropout_fn=None,
+    return_weights=False,
+    same_length=False,
+    allow_fused=True,
+):
+    """Multi-head attention over projected, heads-first inputs.
+
+    Args:
+        query: `(batch, heads, Tq, d)`.
+        key: `(batch, kv_heads, Tk, d)`; `kv_heads` divides `heads`
+            (grouped-query attention).
+        value: `(batch, kv_heads, Tk, dv)`.
+        score_fn: `score_fn(query, key) -> (batch, heads, Tq, Tk)` float32
+            scores, or `None` for the scaled dot product (the only score
+            the fused kernels compute).
+        scale: the scaled dot product's multiplier (default `1/sqrt(d)`).
+        query_mask: boolean `(batch, Tq)` or `None`.
+        key_mask: boolean `(batch, Tk)` (value and key masks combined).
+        attention_mask: boolean, broadcastable to `(batch, heads, Tq, Tk)`.
+        bias: float32, broadcastable to `(batch, heads, Tq, Tk)`, added to
+            the scores.
+        causal: query `i` sees keys `<= i + causal_offset`.
+        causal_offset: position of the first query (cached decoding; a
+            nonzero offset means the keys are a cache).
+        band: `(left, right)`: query `i` sees keys `i + offset - left ..
+            i + offset + right` (see `window_band`, `keras_band`), or `None`.
+        distance_bias: `fn(distance, causal) -> (heads, Tq, Tk)` float32
+            bias from query-key distances (`core.positions`), or `None`.
+        dropout_fn: applied to the float32 weights (active dropout only).
+        return_weights: also return the weights.
+        same_length: the caller knows `Tq == Tk` (self-attention) even
+            where a length is unknown.
+        allow_fused: `False` keeps the fused kernels out (explicit weights or
+            the blocked window only).
+
+    Returns:
+        `(output, weights)`: `(batch, heads, Tq, dv)` in `value`'s dtype,
+        and float32 `(batch, heads, Tq, Tk)` weights or `None`.
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    cached = not (isinstance(causal_offset, int) and causal_offset == 0)
+    kernel = choose_kernel(
+        query,
+        key,
+        scaled_dot=score_fn is None,
+        allow_fused=allow_fused,
+        band=band,
+        causal=causal,
+        attention_mask=attention_mask,
+        bias=bias,
+        distance_bias=distance_bias,
+        dropout=dropout_fn is not None,
+        return_weights=return_weights,
+        cached=cached,
+        same_length=same_length,
+    )
+    if kernel == "blocked_window":
+        output = _blocked(
+            query,
+            key,
+            value,
+            _blocked_window(band, causal),
+            causal,
+            scale,
+            query_mask,
+            key_mask,
+            distance_bias,
+            dropout_fn,
+            allow_fused,
+        )
+        return output, None
+    query_length, key_length = ops.shape(query)[2], ops.shape(key)[2]
+    if kernel == "fused" and _causal_only(
+        query, key, causal, cached, band, query_mask, key_mask, attention_mask, bias
+    ):  # The kernel builds the mask itself (flash-friendly).
+        return _fused(query, key, value, None, None, scale, is_causal=True), None
+    mask = compute_attention_mask(
+        query_length,
+        key_length,
+        query_mask=query_mask,
+        value_mask=key_mask,
+        use_causal_mask=causal,
+        causal_offset=causal_offset,
+    )
+    if mask is not None and len(mask.shape) == 3:
+        mask = ops.expand_dims(mask, 1)
+    mask = combine_masks(mask, attention_mask)
+    if band is not None:
+        mask = combine_masks(
+            mask, band_mask(query_length, key_length, *band, causal_offset)
+        )
+    if kernel == "fused":
+        return _fused(query, key, value, mask, bias, scale), None
+    if distance_bias is not None:
+        distance = query_key_distance(query_length, key_length, causal_offset)
+        positional = distance_bias(distance, causal)[None]
+        bias = positional if bias is None else bias + positional
+    return _explicit(
+        query, key, value, score_fn, scale, mask, bias, dropout_fn, return_weights
+    )
+
+
+def _causal_only(
+    query, key, causal, cached, band, query_mask, key_mask, attention_mask, bias
+):
+    """A plain causal mask over equal, known lengths and nothing else."""
+    return (
+        causal
+        and not cached
+        and band is None
+        and all(m is None for m in (query_mask, key_mask, attention_mask, bias))
+        and query.shape[2] is not None
+        and query.shape[2] == key.shape[2]
+    )
+
+
+def _repeat_kv_heads(query, key, value):
+    groups = query.shape[1] // key.shape[1]
+    if groups > 1:
+        key = ops.repeat(key, groups, axis=1)
+        value = ops.repeat(value, groups, axis=1)
+    return key, value
+
+
+def _blocked(
+    query,
+    key,
+    value,
+    window,
+    causal,
+    scale,
+    query_mask,
+    key_mask,
+    distance_bias,
+    dropout_fn,
+    allow_fused,
+):
+    """Sliding-window self-attention: a fused GPU kernel, else blockwise."""
+    if query_mask is None and key_mask is None and distance_bias is None:
+        if dropout_fn is None and allow_fused:
+            keras_layout = [ops.transpose(x, (0, 2, 1, 3)) for x in (query, key, value)]
+            output = fused_sliding_window_attention(
+                *keras_layout, window, causal=causal, scale=scale
+            )
+            if output is not None:
+                return ops.transpose(output, (0, 2, 1, 3))
+    key, value = _repeat_kv_heads(query, key, value)
+    return sliding_window_attention(
+        query,
+        key,
+        value,
+        window,
+        causal=causal,
+        scale=scale,
+        query_mask=query_mask,
+        key_mask=key_mask,
+        distance_bias=distance_bias,
+        dropout_fn=dropout_fn,
+    )
+
+
+def _fused(query, key, value, mask, bias, scale, is_causal=False):
+    """`fused_attention` in Keras' layout, value heads padded to key heads."""
+    key_dim, value_dim = query.shape[-1], value.shape[-1]
+    if bias is not None:
+        bias = pairwise_4d(bias)
+    size = max(key_dim, value_dim)
+
+    def keras_layout(x):
+        x = ops.transpose(x, (0, 2, 1, 3))
+        if x.shape[-1] == size:
+            return x
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, size - x.shape[-1]]])
+
+    output = fused_attention(
+        *(keras_layout(x) for x in (query, key, value)),
+        mask=mask,
+        scale=scale,
+        is_causal=is_causal,
+        bias=bias,
+    )
+    return ops.transpose(output[..., :value_dim], (0, 2, 1, 3))
+
+
+def _explicit(
+    query, key, value, score_fn, scale, mask, bias, dropout_fn, return_weights
+):
+    key, value = _repeat_kv_heads(query, key, value)
+
+    def scores(q, k):
+        if score_fn is None:
+            return scaled_dot_score(q, k, scale)
+        return score_fn(q, k)
+
+    output, weights = attend(
+        query,
+        key,
+        value,
+        scores,
+        mask=mask,
+        dropout_fn=dropout_fn,
+        return_weights=True,
+        bias=bias,
+    )
+    return output, weights if return_weights else None
