@@ -479,7 +479,7 @@ print(
 # proportional to the buffer, so the ratio grows with `MAX_LENGTH` (and with
 # the model's size): the full setting's longer sequences show more. In our
 # quick runs (8 sequences of 64 characters, on a heavily shared CPU) the
-# compiled cache was 10 to 22 times faster on JAX (15-39 ms against 150-861
+# compiled cache was 10 to 23 times faster on JAX (9-39 ms against 150-861
 # ms) and 15 times on TensorFlow (12 ms against 186 ms). Eager PyTorch pays
 # Python's overhead for every layer call of every step, which a model this
 # small cannot hide: the cache was only 2 times faster there (2.8 s against
