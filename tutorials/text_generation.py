@@ -194,9 +194,9 @@ print("  target", y_train[0, :10].tolist(), "...")
 # answer. The same mask is what makes generation with a cache possible: the
 # keys and values of earlier positions never change when tokens are added.
 #
-# **Blocks.** `TransformerDecoderBlock` without an encoder sequence is a GPT
+# **Blocks.** `TransformerDecoder` without an encoder sequence is a GPT
 # block: causal self-attention and a feed-forward network, each in a
-# residual branch. `norm_first=True` puts the layer normalisation before
+# residual branch. `normalize_first=True` puts the layer normalisation before
 # each branch (pre-norm, as GPT-2), which trains stably without a careful
 # warm-up; a final `LayerNormalization` then normalises the last block's
 # output before the `Dense` layer that gives the logits over the vocabulary.
@@ -214,10 +214,10 @@ print("  target", y_train[0, :10].tolist(), "...")
 keras.utils.set_random_seed(SEED)  # same initial weights on every run
 embedding = keras.layers.Embedding(len(VOCAB), DIM, name="token_embedding")
 blocks = [
-    keras_attention.TransformerDecoderBlock(
+    keras_attention.TransformerDecoder(
         FFN_DIM,
         NUM_HEADS,
-        norm_first=True,
+        normalize_first=True,
         position_embedding="rope",
         activation="gelu",
         name=f"block_{i}",
@@ -581,7 +581,7 @@ else:
 #
 # ## Where to go next
 #
-# - `TransformerDecoderBlock(..., num_key_value_heads=1)` shares one
+# - `TransformerDecoder(..., num_key_value_heads=1)` shares one
 #   key/value head among the query heads (multi-query attention): the cache
 #   (shaped in `cached_state`) gets 4 times smaller.
 # - `window=16` gives each block sliding-window attention: counting only

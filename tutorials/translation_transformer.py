@@ -166,19 +166,19 @@ for key, array in train.items():
 #
 # **Embeddings.** A `TokenAndPositionEmbedding` per language turns token ids
 # into vectors and adds the fixed sinusoidal encoding of each position
-# (`position_encoding="sinusoidal"`). Attention itself is blind to order (it
+# (`position_embedding="sinusoidal"`). Attention itself is blind to order (it
 # compares every query with every key, wherever they are), so this is the
 # model's only way to know which number comes first. `mask_zero=True` makes
 # padding invisible to the attention layers downstream, and
 # `scale_embeddings=True` multiplies the token vectors by $\sqrt{d}$ so they
 # are not drowned by the positional encoding (Vaswani et al.).
 #
-# **Encoder.** `TransformerEncoderBlock`s: self-attention over the whole
+# **Encoder.** `TransformerEncoder`s: self-attention over the whole
 # source (each English token looks at all the others: `sixty` sees that
 # `- two` follows), then a small feed-forward network, each in a residual
 # branch with layer normalisation.
 #
-# **Decoder.** `TransformerDecoderBlock`s have three parts: *causal*
+# **Decoder.** `TransformerDecoder`s have three parts: *causal*
 # self-attention over the German tokens produced so far (position $i$ sees
 # positions $\le i$ only, so training on whole sequences does not let it
 # peek at the answer), *cross-attention* whose queries come from the German
@@ -199,7 +199,7 @@ source_embedding = keras_attention.TokenAndPositionEmbedding(
     source_vocab.size,
     SOURCE_LENGTH,
     DIM,
-    position_encoding="sinusoidal",
+    position_embedding="sinusoidal",
     mask_zero=True,
     scale_embeddings=True,
     name="source_embedding",
@@ -208,17 +208,17 @@ target_embedding = keras_attention.TokenAndPositionEmbedding(
     target_vocab.size,
     TARGET_LENGTH,
     DIM,
-    position_encoding="sinusoidal",
+    position_embedding="sinusoidal",
     mask_zero=True,
     scale_embeddings=True,
     name="target_embedding",
 )
 encoder_blocks = [
-    keras_attention.TransformerEncoderBlock(FFN_DIM, NUM_HEADS, name=f"encoder_{i}")
+    keras_attention.TransformerEncoder(FFN_DIM, NUM_HEADS, name=f"encoder_{i}")
     for i in range(NUM_LAYERS)
 ]
 decoder_blocks = [
-    keras_attention.TransformerDecoderBlock(FFN_DIM, NUM_HEADS, name=f"decoder_{i}")
+    keras_attention.TransformerDecoder(FFN_DIM, NUM_HEADS, name=f"decoder_{i}")
     for i in range(NUM_LAYERS)
 ]
 output_layer = keras.layers.Dense(target_vocab.size, name="logits")
@@ -548,9 +548,9 @@ else:
 #
 # - The same task with a recurrent encoder-decoder and additive attention:
 #   `tutorials/translation_rnn.py`.
-# - `norm_first=True` (pre-norm blocks, as GPT-2) trains more stably in deeper
+# - `normalize_first=True` (pre-norm blocks, as GPT-2) trains more stably in deeper
 #   models; add a final `LayerNormalization` before the output layer then.
-# - `TransformerDecoderBlock(..., num_key_value_heads=1)` shares one key/value
+# - `TransformerDecoder(..., num_key_value_heads=1)` shares one key/value
 #   head among all query heads (multi-query attention): the cache (shaped in
 #   `initial_state`) is 4 times smaller and decoding faster, often at little
 #   cost in quality.
@@ -558,7 +558,7 @@ else:
 #   helps on real sentences, where plain log-probabilities prefer short ones.
 # - Real sentences (`--corpus anki`) need a larger model (`DIM = 128`,
 #   `FFN_DIM = 512`, more examples and epochs) and some dropout
-#   (`TransformerEncoderBlock(..., dropout=0.1)`).
+#   (`TransformerEncoder(..., dropout=0.1)`).
 #
 # The last line is for scripts and CI: the held-out exact match of greedy
 # decoding.
