@@ -212,11 +212,13 @@ def _summarise(runs, labels):
         for label in labels:
             key = (backend, mechanism, label)
             mine = [r for r in runs if (r["backend"], r["mechanism"], r["tree"]) == key]
+            if not mine:
+                continue
             entry["mode"] = mine[0]["mode"]
             for metric in ("step_ms", "decode_ms"):
                 entry[f"{label}_{metric}"] = statistics.median(r[metric] for r in mine)
-        if len(labels) > 1:
-            base, new = labels[0], labels[-1]
+        base, new = labels[0], labels[-1]
+        if len(labels) > 1 and f"{new}_step_ms" in entry:
             for metric in ("step_ms", "decode_ms"):
                 entry[f"{metric}_ratio_{new}_over_{base}"] = (
                     entry[f"{new}_{metric}"] / entry[f"{base}_{metric}"]
@@ -280,8 +282,13 @@ def main(argv=None):
         for _ in range(args.rounds):
             for label, tree in trees:
                 runs.extend(_run_tree(args, backend, label, tree))
-    summary = _summarise(runs, labels)
-    print(_table(summary, labels))
+                # Written after every worker: a long run interrupted keeps
+                # what it measured.
+                _write(args, trees, labels, runs)
+    print(_table(_summarise(runs, labels), labels))
+
+
+def _write(args, trees, labels, runs):
     import keras
 
     report = {
@@ -304,7 +311,7 @@ def main(argv=None):
                 "rounds",
             )
         },
-        "summary": summary,
+        "summary": _summarise(runs, labels),
         "runs": runs,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
