@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.core.masking import band_mask, combine_masks
+from keras_attention.core.scores import resolve_score
 from keras_attention.core.validation import (
     ValidatedLayerMixin,
     check_attention_mask,
@@ -28,9 +29,9 @@ from keras_attention.layers.multiplicative import MultiplicativeAttention
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
 # Classic single-head scores: the sequence itself is the value (no projections).
-ADDITIVE_SCORES = ("additive", "concat")
-MULTIPLICATIVE_SCORES = ("dot", "general", "multiplicative")
-SCORES = ("scaled_dot",) + MULTIPLICATIVE_SCORES + ADDITIVE_SCORES
+# The canonical scores (core.scores) SelfAttention offers: "scaled_dot" is
+# multi-head (MultiHeadAttention), the others the classic single-head layers.
+SCORES = ("scaled_dot", "dot", "general", "additive")
 # {old constructor argument: new}, accepted with a `DeprecationWarning`.
 _RENAMED = {"causal": "use_causal_mask"}
 
@@ -198,7 +199,8 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         self.num_key_value_heads = check_positive_int(
             self, "num_key_value_heads", num_key_value_heads, allow_none=True
         )
-        self.score = check_choice(self, "score", score, SCORES)
+        self.score = score
+        self._score = resolve_score(self, score, SCORES)
         self.units = check_positive_int(self, "units", units, allow_none=True)
         self.window = check_positive_int(self, "window", window, allow_none=True)
         self.use_causal_mask = check_bool(self, "use_causal_mask", use_causal_mask)
@@ -249,7 +251,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
 
     @property
     def _multi_head(self):
-        return self.score == "scaled_dot"
+        return self._score == "scaled_dot"
 
     def _check_score_arguments(self):
         additive = "(it sizes the additive score)"
@@ -283,7 +285,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
                 "For projected multi-head attention with this score use "
                 "MultiHeadAttention(score=...) on (x, x).",
             )
-        if self.score not in ADDITIVE_SCORES:
+        if self._score != "additive":
             check_required_value(
                 self, "units", self.units, None, f"with score={self.score!r} {additive}"
             )
@@ -325,7 +327,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     def _attention_class(self):
         if self._multi_head:
             return MultiHeadAttention
-        if self.score in ADDITIVE_SCORES:
+        if self._score == "additive":
             return AdditiveAttention
         return MultiplicativeAttention
 
@@ -353,7 +355,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
             )
             self._attention.build(shape, shape)
         else:
-            if self.score in ADDITIVE_SCORES:
+            if self._score == "additive":
                 self._attention = AdditiveAttention(
                     units=self.units or dim,
                     use_bias=self.use_bias,
@@ -362,9 +364,8 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
                     **common,
                 )
             else:
-                score = "general" if self.score == "multiplicative" else self.score
                 self._attention = MultiplicativeAttention(
-                    score=score, dropout=self.dropout, name="attention", **common
+                    score=self._score, dropout=self.dropout, name="attention", **common
                 )
             self._attention.build(shape, shape)
 

@@ -277,9 +277,7 @@ def test_window_equals_band_mask_attention(length, causal, monkeypatch):
         calls.append(kwargs.get("causal"))
         return blocked(*args, **kwargs)
 
-    monkeypatch.setattr(
-        "keras_attention.core.dispatch.sliding_window_attention", spy
-    )
+    monkeypatch.setattr("keras_attention.core.dispatch.sliding_window_attention", spy)
     x, mask = _sequence(length=length, dim=8), _padding(length=length)
     for score in ("scaled_dot", "additive"):
         layer = SelfAttention(score=score, window=3, use_causal_mask=causal)
