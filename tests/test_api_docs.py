@@ -13,6 +13,7 @@ import inspect
 import pathlib
 import re
 
+import griffe
 import pytest
 
 import keras_attention
@@ -77,7 +78,6 @@ def test_every_layer_page_is_in_the_nav():
 
 
 def test_call_arguments_extension_parses_a_parameters_section():
-    griffe = pytest.importorskip("griffe")
     spec = importlib.util.spec_from_file_location(
         "griffe_call_arguments", API / "griffe_call_arguments.py"
     )
@@ -116,7 +116,6 @@ def test_wrapped_argument_names_are_joined():
 
 
 def test_prose_returns_become_a_paragraph():
-    griffe = pytest.importorskip("griffe")
     spec = importlib.util.spec_from_file_location(
         "griffe_call_arguments", API / "griffe_call_arguments.py"
     )
