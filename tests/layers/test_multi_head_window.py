@@ -69,9 +69,7 @@ def blocked_calls(monkeypatch):
         calls.append(kwargs)
         return core(*args, **kwargs)
 
-    monkeypatch.setattr(
-        "keras_attention.core.dispatch.sliding_window_attention", spy
-    )
+    monkeypatch.setattr("keras_attention.core.dispatch.sliding_window_attention", spy)
     return calls
 
 
