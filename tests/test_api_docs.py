@@ -77,13 +77,18 @@ def test_every_layer_page_is_in_the_nav():
         assert f"api/layers/{page.name}" in nav, page.name
 
 
-def test_call_arguments_extension_parses_a_parameters_section():
+def _extension():
+    """The docs' griffe extension module, loaded from its file."""
     spec = importlib.util.spec_from_file_location(
         "griffe_call_arguments", API / "griffe_call_arguments.py"
     )
     extension = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(extension)
+    return extension
 
+
+def test_call_arguments_extension_parses_a_parameters_section():
+    extension = _extension()
     package = griffe.load(
         "keras_attention",
         search_paths=[str(ROOT)],
@@ -104,11 +109,7 @@ def test_call_arguments_extension_parses_a_parameters_section():
 
 
 def test_wrapped_argument_names_are_joined():
-    spec = importlib.util.spec_from_file_location(
-        "griffe_call_arguments", API / "griffe_call_arguments.py"
-    )
-    extension = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(extension)
+    extension = _extension()
     text = "Args:\n    query, key,\n        value: as in `f`\n        more.\n    x: y"
     joined = extension._join_wrapped_names(text)
     assert joined.split("\n")[1] == "    query, key, value: as in `f`"
@@ -116,11 +117,7 @@ def test_wrapped_argument_names_are_joined():
 
 
 def test_prose_returns_become_a_paragraph():
-    spec = importlib.util.spec_from_file_location(
-        "griffe_call_arguments", API / "griffe_call_arguments.py"
-    )
-    extension = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(extension)
+    extension = _extension()
     package = griffe.load(
         "keras_attention",
         search_paths=[str(ROOT)],
