@@ -34,7 +34,6 @@ from keras_attention.core.masking import (
     band_mask,
     combine_masks,
     compute_attention_mask,
-    pairwise_4d,
 )
 from keras_attention.core.positions import query_key_distance
 from keras_attention.core.scores import scaled_dot_score
@@ -302,8 +301,6 @@ def _blocked(
 def _fused(query, key, value, mask, bias, scale, is_causal=False):
     """`fused_attention` in Keras' layout, value heads padded to key heads."""
     key_dim, value_dim = query.shape[-1], value.shape[-1]
-    if bias is not None:
-        bias = pairwise_4d(bias)
     size = max(key_dim, value_dim)
 
     def keras_layout(x):
