@@ -36,6 +36,7 @@ from keras_attention.core.validation import (
     check_positive_float,
     check_positive_int,
     check_rank,
+    check_seed,
 )
 
 __all__ = ["beam_search", "greedy_search", "sample"]
@@ -99,17 +100,6 @@ def _check_top_p(owner, value):
             f"top_p={value!r}."
         )
     return float(value)
-
-
-def _check_seed(owner, seed):
-    if seed is None or isinstance(seed, keras.random.SeedGenerator):
-        return seed
-    if not _is_int(seed):
-        raise TypeError(
-            f"{owner}: `seed` must be None, an int or a "
-            f"`keras.random.SeedGenerator`; received seed={seed!r}."
-        )
-    return int(seed)
 
 
 def _prepare_start(owner, start_tokens):
@@ -489,7 +479,7 @@ def sample(
     temperature = check_positive_float(owner, "temperature", temperature)
     top_k = check_positive_int(owner, "top_k", top_k, allow_none=True)
     top_p = _check_top_p(owner, top_p)
-    seed = _check_seed(owner, seed)
+    seed = check_seed(owner, seed, allow_generator=True)
     start = _prepare_start(owner, start_tokens)
     base = _base_seed(seed)
 

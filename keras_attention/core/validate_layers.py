@@ -34,6 +34,11 @@ def accepted_arguments(cls):
     return sorted(names)
 
 
+def takes_argument(cls, name):
+    """Whether `cls(...)` takes the constructor argument `name`."""
+    return name in inspect.signature(cls.__init__).parameters
+
+
 def check_layer_kwargs(owner, kwargs):
     """Raise for keywords that no constructor up to `keras.layers.Layer` takes.
 

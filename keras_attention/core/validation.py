@@ -17,6 +17,8 @@ imported from here.
 import difflib
 import numbers
 
+import keras
+
 from keras_attention.core._messages import _message, describe_shape, owner_name
 
 
@@ -93,6 +95,35 @@ def check_positive_float(owner, name, value):
     return float(value)
 
 
+def check_int(owner, name, value):
+    """Return `value` if it is an int (not a bool), else raise `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            _message(owner, f"`{name}` must be an int; received {name}={value!r}.")
+        )
+    return int(value)
+
+
+def check_seed(owner, seed, allow_generator=False):
+    """Return a dropout or sampling `seed`: `None`, an int or, where
+    `allow_generator`, a `keras.random.SeedGenerator`; else raise `TypeError`."""
+    if seed is None:
+        return None
+    if allow_generator and isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        allowed = "None, an int or a `keras.random.SeedGenerator`"
+        allowed = allowed if allow_generator else "an int or None"
+        raise TypeError(
+            _message(
+                owner,
+                f"`seed` must be {allowed}; received {seed!r} of type "
+                f"{type(seed).__name__}.",
+            )
+        )
+    return int(seed)
+
+
 def check_bool(owner, name, value):
     """Return `value` if it is a Python bool, else raise."""
     if not isinstance(value, bool):
@@ -160,6 +191,7 @@ from keras_attention.core.validate_layers import (  # noqa: E402
     check_layer_kwargs,
     errors_as,
     own_message,
+    takes_argument,
 )
 from keras_attention.core.validate_tensors import (  # noqa: E402
     check_attention_bias,
@@ -185,6 +217,7 @@ __all__ = [
     "check_batch_sizes",
     "check_bool",
     "check_choice",
+    "check_int",
     "check_divides",
     "check_exclusive",
     "check_feature_size",
@@ -201,10 +234,12 @@ __all__ = [
     "check_rank",
     "check_rate",
     "check_required_value",
+    "check_seed",
     "check_shape",
     "describe_shape",
     "dtype_of",
     "errors_as",
     "own_message",
+    "takes_argument",
     "owner_name",
 ]

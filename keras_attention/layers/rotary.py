@@ -1,24 +1,14 @@
 """`RotaryEmbedding`: RoPE as a layer, with keras-hub's arguments."""
 
-import numbers
-
 import keras
 from keras import ops
 
 from keras_attention.core.positions import rotate_half
 from keras_attention.core.validation import (
     ValidatedLayerMixin,
+    check_int,
     check_positive_float,
 )
-
-
-def _check_axis(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{type(owner).__name__}: `{name}` must be an int (an axis of the "
-            f"inputs); received {name}={value!r}."
-        )
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -94,8 +84,8 @@ class RotaryEmbedding(ValidatedLayerMixin, keras.layers.Layer):
         self.scaling_factor = check_positive_float(
             self, "scaling_factor", scaling_factor
         )
-        self.sequence_axis = _check_axis(self, "sequence_axis", sequence_axis)
-        self.feature_axis = _check_axis(self, "feature_axis", feature_axis)
+        self.sequence_axis = check_int(self, "sequence_axis", sequence_axis)
+        self.feature_axis = check_int(self, "feature_axis", feature_axis)
         self.supports_masking = True
         self.built = True
 

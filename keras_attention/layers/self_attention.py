@@ -1,7 +1,5 @@
 """Self-attention: a sequence attends to itself (multi-head or single-head)."""
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -20,6 +18,7 @@ from keras_attention.core.validation import (
     check_rate,
     check_required_value,
     errors_as,
+    takes_argument,
 )
 from keras_attention.core.windowed import window_extent
 from keras_attention.layers.additive import AdditiveAttention
@@ -34,10 +33,6 @@ from keras_attention.layers.weight_settings import WeightSettingsMixin
 SCORES = ("scaled_dot", "dot", "general", "additive")
 # {old constructor argument: new}, accepted with a `DeprecationWarning`.
 _RENAMED = {"causal": "use_causal_mask"}
-
-
-def _takes_seed(cls):
-    return "seed" in inspect.signature(cls.__init__).parameters
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -245,7 +240,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
 
     def _seed_kwargs(self, cls):
         """`{"seed": seed}` if the sublayer class takes one (else `{}`)."""
-        if self.seed is None or not _takes_seed(cls):
+        if self.seed is None or not takes_argument(cls, "seed"):
             return {}
         return {"seed": self.seed}
 

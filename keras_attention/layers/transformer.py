@@ -6,8 +6,6 @@ The classes are named as in keras-hub, `TransformerEncoder` and
 are the same classes, and models saved under those registered names load.
 """
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -23,26 +21,15 @@ from keras_attention.core.validation import (
     check_positive_int,
     check_rank,
     check_rate,
+    check_seed,
     errors_as,
+    takes_argument,
 )
 from keras_attention.layers.deprecation import rename_config, renamed
 from keras_attention.layers.multi_head import MultiHeadAttention
 
 # {old constructor argument: new}, accepted with a `DeprecationWarning`.
 _RENAMED = {"norm_first": "normalize_first"}
-
-
-def _takes_seed(cls):
-    return "seed" in inspect.signature(cls.__init__).parameters
-
-
-def _check_seed(owner, seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(
-            f"{type(owner).__name__}: `seed` must be an int or None; received "
-            f"{seed!r} of type {type(seed).__name__}."
-        )
-    return seed
 
 
 class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
@@ -88,7 +75,7 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
             self, "layer_norm_epsilon", layer_norm_epsilon
         )
         self.normalize_first = bool(normalize_first)
-        self.seed = _check_seed(self, seed)
+        self.seed = check_seed(self, seed)
         self.num_key_value_heads = num_key_value_heads
         self.window = window
         self.position_embedding = position_embedding
@@ -166,7 +153,7 @@ class _BlockBase(ValidatedLayerMixin, keras.layers.Layer):
 
     def _attention(self, name, hidden, self_attention):
         seed = {}
-        if _takes_seed(MultiHeadAttention):
+        if takes_argument(MultiHeadAttention, "seed"):
             seed = {"seed": self._next_seed()}
         with self._sublayer_errors(name):
             return MultiHeadAttention(

@@ -8,7 +8,6 @@ from harness import CHECKS, LayerCase, run_check, to_numpy
 from keras_attention import MultiHeadAttention, SelfAttention
 from keras_attention.core import windowed
 from keras_attention.core.masking import band_mask
-from keras_attention.layers.self_attention import _takes_seed
 
 SEQUENCE = {"inputs": (2, 7, 16)}
 CASES = [
@@ -384,12 +383,6 @@ def test_seed_is_validated_and_in_the_config():
         SelfAttention(seed="7")
 
 
-@pytest.mark.xfail(
-    not _takes_seed(MultiHeadAttention),
-    reason="MultiHeadAttention takes no `seed` yet (the lead's refactor adds it); "
-    "SelfAttention passes its seed on as soon as it does",
-    strict=True,
-)
 def test_seed_makes_attention_dropout_reproducible():
     x = _sequence(length=6, dim=8)
     first = SelfAttention(num_heads=2, dropout=0.5, seed=11)
