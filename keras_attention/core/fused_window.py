@@ -30,10 +30,12 @@ shapes or devices are caught and give `None`. Under `jax.jit` the cuDNN
 checks run at trace time; a failure only XLA's compiler detects would not be
 caught.
 
-For tests only: `_FORCE_ON_CPU = True` (or `_allow_cpu=True`) runs the same
-code on CPU with the unfused implementations (JAX `implementation="xla"`,
-torch eager `flex_attention`, forward only), so the window mapping and the
-numerics can be checked without a GPU.
+`fused_sliding_window_attention` checks the device (`_on_gpu`) and calls
+`_window_attention`, which runs the kernel on the inputs' device: the fused
+implementations on a GPU, their unfused forms elsewhere (JAX
+`implementation="xla"`, torch eager `flex_attention`, forward only). Those
+are slower than the blocked form, so only the tests run them, to check the
+window mapping and the numerics without a GPU.
 """
 
 import math
@@ -44,9 +46,6 @@ import keras
 from keras_attention.core import _backend
 from keras_attention.core.validation import check_positive_int
 from keras_attention.core.windowed import window_extent
-
-# Tests only: run the fused code path on CPU with the unfused implementations.
-_FORCE_ON_CPU = False
 
 _CUDNN_DTYPES = ("float16", "bfloat16")
 _CUDNN_MAX_HEAD_DIM = 256  # Hopper and later; cuDNN itself rejects > 128 before.
@@ -67,9 +66,7 @@ def _shapes_supported(query, key, value):
     return b == kb == vb and t == kt == vt and kn == vn and n % kn == 0 and d == kd
 
 
-def fused_sliding_window_attention(
-    query, key, value, window, causal=True, scale=None, *, _allow_cpu=False
-):
+def fused_sliding_window_attention(query, key, value, window, causal=True, scale=None):
     """Sliding-window self-attention through a fused kernel, or `None`.
 
     Computes the same attention as
@@ -89,7 +86,6 @@ def fused_sliding_window_attention(
         window: window size, a positive int.
         causal: causal window (default) or symmetric window.
         scale: multiplier of the scores; default `1 / sqrt(d)`.
-        _allow_cpu: tests only; run the unfused implementations on CPU.
 
     Returns:
         `(batch, T, heads, dv)` in `value`'s dtype, or `None`.
@@ -116,7 +112,32 @@ def fused_sliding_window_attention(
     window = check_positive_int("fused_sliding_window_attention", "window", window)
     if not isinstance(causal, bool):
         raise ValueError(f"`causal` must be a bool; received causal={causal!r}.")
-    allow_cpu = bool(_allow_cpu or _FORCE_ON_CPU)
+    if _backend.name() == "torch":
+        query, key, value = _torch_tensors(query, key, value)
+    if not _on_gpu(query, key, value):
+        return None  # CPU, or TensorFlow: no fused windowed kernel.
+    return _window_attention(query, key, value, window, causal, scale)
+
+
+def _on_gpu(query, key, value):
+    """Whether the inputs live on a GPU of a backend with a fused window kernel."""
+    backend = _backend.name()
+    if backend == "jax":
+        return _backend.jax_on_gpu(query)
+    if backend == "torch":
+        return all(_backend.on_cuda(x) for x in (query, key, value))
+    return False
+
+
+def _window_attention(query, key, value, window, causal=True, scale=None):
+    """The backend's window kernel on the inputs' device, or `None`.
+
+    Arguments and result as in `fused_sliding_window_attention`, whose
+    checks come first. On a GPU it runs the fused kernels; on a CPU their
+    unfused forms (JAX `implementation="xla"`, torch eager `flex_attention`,
+    forward only), which only the tests call. `None` on TensorFlow, for
+    unsupported shapes, and when the kernel fails.
+    """
     backend = _backend.name()
     if backend not in ("jax", "torch"):
         return None  # TensorFlow has no fused windowed kernel.
@@ -127,27 +148,31 @@ def fused_sliding_window_attention(
         scale = 1.0 / math.sqrt(query.shape[-1])
     scale = float(scale)
     if backend == "jax":
-        return _jax_attention(query, key, value, left, right, causal, scale, allow_cpu)
-    return _torch_attention(query, key, value, left, right, scale, allow_cpu)
+        return _jax_attention(query, key, value, left, right, causal, scale)
+    return _torch_attention(query, key, value, left, right, scale)
 
 
 # ---------------------------------------------------------------------- JAX
-def _jax_attention(query, key, value, left, right, causal, scale, allow_cpu):
+def _jax_implementation(query, causal):
+    """`"cudnn"` on a GPU where cuDNN takes the window, `"xla"` on a CPU."""
+    if not _backend.jax_on_gpu(query):
+        return "xla"
+    if keras.backend.standardize_dtype(query.dtype) not in _CUDNN_DTYPES:
+        return None
+    if not causal:  # cuDNN windows reach left only (with a causal mask).
+        return None
+    depth = query.shape[-1]
+    if depth % 8 or depth > _CUDNN_MAX_HEAD_DIM:
+        return None
+    return "cudnn"
+
+
+def _jax_attention(query, key, value, left, right, causal, scale):
     import jax
     import jax.numpy as jnp
 
-    if _backend.jax_on_gpu(query):
-        if keras.backend.standardize_dtype(query.dtype) not in _CUDNN_DTYPES:
-            return None
-        if not causal:  # cuDNN windows reach left only (with a causal mask).
-            return None
-        depth = query.shape[-1]
-        if depth % 8 or depth > _CUDNN_MAX_HEAD_DIM:
-            return None
-        implementation = "cudnn"
-    elif allow_cpu:
-        implementation = "xla"
-    else:
+    implementation = _jax_implementation(query, causal)
+    if implementation is None:
         return None
     query, key, value = (jnp.asarray(x) for x in (query, key, value))
     if value.shape != key.shape or not query.dtype == key.dtype == value.dtype:
@@ -193,20 +218,24 @@ def _torch_block_mask(flex, length, left, right, device, compiled):
     return block_mask
 
 
-def _torch_attention(query, key, value, left, right, scale, allow_cpu):
+def _torch_tensors(*xs):
+    """The inputs as torch tensors (arrays go to Keras' default device)."""
+    import torch
+
+    return tuple(
+        x if isinstance(x, torch.Tensor) else keras.ops.convert_to_tensor(x) for x in xs
+    )
+
+
+def _torch_attention(query, key, value, left, right, scale):
     import torch
 
     try:
         from torch.nn.attention import flex_attention as flex
     except ImportError:  # torch < 2.5
         return None
-    query, key, value = (
-        x if isinstance(x, torch.Tensor) else keras.ops.convert_to_tensor(x)
-        for x in (query, key, value)
-    )
+    query, key, value = _torch_tensors(query, key, value)
     on_cuda = query.is_cuda and key.is_cuda and value.is_cuda
-    if not on_cuda and not allow_cpu:
-        return None
     if not query.dtype == key.dtype == value.dtype:
         return None
     batch, length, heads, depth = query.shape
@@ -233,7 +262,7 @@ def _torch_attention(query, key, value, left, right, scale, allow_cpu):
                     _TORCH_STATE["compiled"] = torch.compile(flex.flex_attention)
                 attention = _TORCH_STATE["compiled"]
             output = attention(q, k, v, block_mask=block_mask, scale=scale, **extra)
-        else:  # Tests only: eager, unfused, forward only.
+        else:  # On a CPU (the tests): eager, unfused, forward only.
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "flex_attention called without")
                 output = flex.flex_attention(

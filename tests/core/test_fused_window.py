@@ -1,10 +1,12 @@
 """The fused sliding-window fast path and its fallback.
 
-There is no GPU here: with the tests-only switch (`_allow_cpu=True` or
-`fused_window._FORCE_ON_CPU`) the same code runs on CPU with the unfused
-implementations (JAX `implementation="xla"`, torch eager `flex_attention`),
-which checks the window mapping, grouped heads and the layer's dispatch;
-without it the function must return `None` on CPU, and always on TensorFlow.
+There is no GPU here: `fused_window._window_attention`, which the public
+function calls once it has found a GPU, runs the same kernels on CPU with the
+unfused implementations (JAX `implementation="xla"`, torch eager
+`flex_attention`), which checks the window mapping and grouped heads; the
+layer tests make `fused_window._on_gpu` say yes, which checks the layer's
+dispatch. The public function itself must return `None` on CPU, and always
+on TensorFlow.
 """
 
 import contextlib
@@ -16,7 +18,10 @@ from keras import ops
 
 from keras_attention import MultiHeadAttention, SelfAttention
 from keras_attention.core import fused_window, windowed
-from keras_attention.core.fused_window import fused_sliding_window_attention
+from keras_attention.core.fused_window import (
+    _window_attention,
+    fused_sliding_window_attention,
+)
 from keras_attention.core.masking import band_mask
 
 RNG = np.random.default_rng(0)
@@ -61,15 +66,18 @@ def _no_grad():
 
 # ---------------------------------------------------------------- fallback
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
-def test_returns_none_on_cpu_without_the_switch(causal):
+def test_returns_none_on_cpu(causal):
     q, k, v = _inputs(150)
-    assert fused_window._FORCE_ON_CPU is False
     assert fused_sliding_window_attention(q, k, v, 8, causal=causal) is None
+    # The device check gave None: the kernel itself runs here (not on TF).
+    with _no_grad():
+        output = _window_attention(q, k, v, 8, causal=causal)
+    assert (output is None) == (BACKEND == "tensorflow")
 
 
 def test_tensorflow_never_has_a_fused_kernel():
     q, k, v = _inputs(150)
-    output = fused_sliding_window_attention(q, k, v, 8, _allow_cpu=True)
+    output = _window_attention(q, k, v, 8)
     if BACKEND == "tensorflow":
         assert output is None
     else:
@@ -80,10 +88,10 @@ def test_tensorflow_never_has_a_fused_kernel():
 def test_unsupported_shapes_fall_back():
     q, k, v = _inputs(150)
     short = k[:, :100]
-    assert fused_sliding_window_attention(q, short, short, 8, _allow_cpu=True) is None
+    assert _window_attention(q, short, short, 8) is None
     q3 = _inputs(150, heads=3, kv_heads=2)[0]  # 2 does not divide 3
     kv = k[:, :, :2]
-    assert fused_sliding_window_attention(q3, kv, kv, 8, _allow_cpu=True) is None
+    assert _window_attention(q3, kv, kv, 8) is None
 
 
 def test_bad_arguments():
@@ -94,7 +102,7 @@ def test_bad_arguments():
         fused_sliding_window_attention(q, k, v, 4, causal="yes")
 
 
-# ---------------------------------------------- the forced path on CPU
+# ------------------------------------------- the kernels on CPU
 @needs_fused
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
 @pytest.mark.parametrize(
@@ -113,9 +121,7 @@ def test_forced_path_equals_blocked_and_band_masked_attention(
     q, k, v = _inputs(length, heads, kv_heads)
     scale = 0.3
     with _no_grad():
-        got = fused_sliding_window_attention(
-            q, k, v, window, causal=causal, scale=scale, _allow_cpu=True
-        )
+        got = _window_attention(q, k, v, window, causal=causal, scale=scale)
     assert got is not None
     assert tuple(got.shape) == tuple(q.shape)
     got = to_numpy(got)
@@ -141,9 +147,7 @@ def test_window_mapping_is_band_mask(causal):
     q = ops.zeros((1, length, 1, length))  # equal scores: uniform over the band
     v = ops.reshape(ops.eye(length), (1, length, 1, length))
     with _no_grad():
-        got = fused_sliding_window_attention(
-            q, q, v, window, causal=causal, _allow_cpu=True
-        )
+        got = _window_attention(q, q, v, window, causal=causal)
     seen = to_numpy(got)[0, :, 0] > 0  # (query, key)
     left, right = windowed.window_extent(window, causal)
     np.testing.assert_array_equal(
@@ -155,7 +159,7 @@ def test_window_mapping_is_band_mask(causal):
 def test_default_scale_and_value_head_size():
     q, k, v = _inputs(90, heads=2, kv_heads=1, value_depth=6)
     with _no_grad():
-        got = fused_sliding_window_attention(q, k, v, 8, _allow_cpu=True)
+        got = _window_attention(q, k, v, 8)
     if BACKEND == "jax":  # jax.nn.dot_product_attention: value shape == key shape
         assert got is None
         return
@@ -178,7 +182,7 @@ def test_jax_jit_and_gradients_on_the_forced_path():
     q, k, v = _inputs(150, heads=4, kv_heads=2)
 
     def fused(q, k, v):
-        output = fused_sliding_window_attention(q, k, v, 8, _allow_cpu=True)
+        output = _window_attention(q, k, v, 8)
         return ops.sum(ops.sin(output))
 
     def blocked(q, k, v):
@@ -201,10 +205,10 @@ def test_torch_backward_on_cpu_falls_back():
     q, k, v = _inputs(150)
     q = q.clone().requires_grad_(True)
     # "FlexAttention does not support backward on CPU": None, not an error.
-    assert fused_sliding_window_attention(q, k, v, 8, _allow_cpu=True) is None
+    assert _window_attention(q, k, v, 8) is None
     with torch.no_grad():  # How the layer runs it: no input needs a gradient.
         q = q * 1.0
-        assert fused_sliding_window_attention(q, k, v, 8, _allow_cpu=True) is not None
+        assert _window_attention(q, k, v, 8) is not None
 
 
 # ------------------------------------------------------ through the layer
@@ -224,6 +228,11 @@ def fused_calls(monkeypatch):
     return calls
 
 
+def _says_gpu(*args):
+    """Device detection answering "a GPU": the layer runs the CPU kernels."""
+    return True
+
+
 CONFIGS = {
     "mha": {"num_heads": 2, "key_dim": 8},
     "gqa-rope": {
@@ -239,7 +248,7 @@ CONFIGS = {
 @needs_fused
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
 @pytest.mark.parametrize("config", list(CONFIGS), ids=str)
-def test_layer_output_is_unchanged_with_the_switch(
+def test_layer_output_is_unchanged_on_the_fused_path(
     config, causal, fused_calls, monkeypatch
 ):
     length = 150 if causal else 203  # long enough for the blocked path
@@ -248,7 +257,7 @@ def test_layer_output_is_unchanged_with_the_switch(
     with _no_grad():
         blocked = to_numpy(layer(x, x, use_causal_mask=causal))
         assert fused_calls == [False]  # CPU: fell back to the blocked form
-        monkeypatch.setattr(fused_window, "_FORCE_ON_CPU", True)
+        monkeypatch.setattr(fused_window, "_on_gpu", _says_gpu)
         fused = to_numpy(layer(x, x, use_causal_mask=causal))
     assert fused_calls == [False, True]
     np.testing.assert_allclose(fused, blocked, atol=1e-5, rtol=1e-5)
@@ -260,7 +269,7 @@ def test_self_attention_takes_the_fused_path(fused_calls, monkeypatch):
     layer = SelfAttention(num_heads=2, causal=True, window=8)
     with _no_grad():
         blocked = to_numpy(layer(x))
-        monkeypatch.setattr(fused_window, "_FORCE_ON_CPU", True)
+        monkeypatch.setattr(fused_window, "_on_gpu", _says_gpu)
         fused = to_numpy(layer(x))
     assert fused_calls == [False, True]
     np.testing.assert_allclose(fused, blocked, atol=1e-5, rtol=1e-5)
@@ -279,7 +288,7 @@ def test_self_attention_takes_the_fused_path(fused_calls, monkeypatch):
 def test_layer_skips_the_fused_path(
     layer_kwargs, call_kwargs, fused_calls, monkeypatch
 ):
-    monkeypatch.setattr(fused_window, "_FORCE_ON_CPU", True)
+    monkeypatch.setattr(fused_window, "_on_gpu", _says_gpu)
     x = RNG.normal(size=(2, 150, 16)).astype("float32")
     padding = np.ones((2, 150), bool)
     padding[0, -7:] = False
@@ -296,7 +305,7 @@ def test_layer_skips_the_fused_path(
 
 @needs_fused
 def test_layer_with_inactive_dropout_takes_the_fused_path(fused_calls, monkeypatch):
-    monkeypatch.setattr(fused_window, "_FORCE_ON_CPU", True)
+    monkeypatch.setattr(fused_window, "_on_gpu", _says_gpu)
     x = RNG.normal(size=(2, 150, 16)).astype("float32")
     layer = MultiHeadAttention(num_heads=2, key_dim=8, window=8, dropout=0.5)
     with _no_grad():
