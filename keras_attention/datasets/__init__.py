@@ -14,16 +14,21 @@ This module imports neither `num2words` nor `babel`; they load on first use.
 
 from keras_attention.datasets.anki import anki_url, load_anki_pairs, read_anki_file
 from keras_attention.datasets.dates import dates, format_date
-from keras_attention.datasets.number_words import (
-    fix_german_number_words,
+from keras_attention.datasets.german_numbers import (
     join_german_number_words,
-    number_lists,
-    number_pairs,
-    number_to_words,
-    numbers,
-    sample_numbers,
     split_german_number_words,
 )
+from keras_attention.datasets.number_spelling import (
+    fix_german_number_words,
+    number_to_words,
+)
+from keras_attention.datasets.number_words import (
+    number_lists,
+    number_pairs,
+    numbers,
+    sample_numbers,
+)
+from keras_attention.datasets.pairs import TranslationData, encode_pairs, make_splits
 from keras_attention.datasets.prose import (
     CORPORA,
     SHAKESPEARE_URL,
@@ -38,20 +43,19 @@ from keras_attention.datasets.tasks import (
     TranslationTask,
     translation_task,
 )
-from keras_attention.datasets.text import (
+from keras_attention.datasets.tokenizers import (
+    detokenize_words,
+    get_tokenizer,
+    preprocess_sentence,
+    tokenize_words,
+)
+from keras_attention.datasets.vocabulary import (
     END,
     PAD,
     RESERVED_TOKENS,
     START,
     UNK,
-    TranslationData,
     Vocabulary,
-    detokenize_words,
-    encode_pairs,
-    get_tokenizer,
-    make_splits,
-    preprocess_sentence,
-    tokenize_words,
 )
 
 __all__ = [

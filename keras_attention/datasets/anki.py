@@ -9,7 +9,7 @@ import pathlib
 
 import keras
 
-from keras_attention.datasets.text import preprocess_sentence
+from keras_attention.datasets.tokenizers import preprocess_sentence
 
 #: The archive that the TensorFlow and keras.io tutorials download.
 SPANISH_URL = "http://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip"

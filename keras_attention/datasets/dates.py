@@ -10,19 +10,13 @@ import datetime
 
 import numpy as np
 
-FORMATS = ("short", "medium", "long", "full", "iso")
+from keras_attention.datasets._extras import import_extra
 
-_INSTALL_HINT = (
-    'The date corpora need `babel`: pip install "keras3-attention[datasets]"'
-)
+FORMATS = ("short", "medium", "long", "full", "iso")
 
 
 def _babel_dates():
-    try:
-        import babel.dates
-    except ImportError as error:  # pragma: no cover - depends on what is installed
-        raise ImportError(_INSTALL_HINT) from error
-    return babel.dates
+    return import_extra("babel.dates", "date")
 
 
 def format_date(date, locale="en", format="long"):

@@ -1,242 +1,41 @@
-"""Number words, English to German, generated offline with `num2words`.
+"""English -> German number-word corpora, generated offline.
 
-The words come from the `num2words` package (install the extra with
-`pip install "keras3-attention[datasets]"`), with one correction: for the
-9,000 numbers below a million whose thousands part ends in "one" (101,000 to
-101,999, 201,000 to 201,999, ..., 901,000 to 901,999), `num2words` 0.5.14
-writes "...einstausend" in German, e.g. "einhunderteinstausend" for 101,000;
-the correct form is "...eintausend" ("einhunderteintausend"). German numbers
-are single compound words below a million and switch to separate,
-capitalised words from "eine Million" on, so the range stops at 999,999.
+`number_pairs` spells out given numbers (or lists of numbers) in both
+languages with `number_to_words` (see `number_spelling` for the `num2words`
+grammar and its correction); `sample_numbers` draws numbers balanced by digit
+count; `numbers` and `number_lists` build the corpora of single numbers and of
+lists of numbers. The German sub-word tokenizer lives in `german_numbers`.
 """
-
-import functools
-import re
 
 import numpy as np
 
-from keras_attention.datasets.text import detokenize_words
+from keras_attention.datasets.german_numbers import (
+    GERMAN_NUMBER_MORPHEMES,
+    join_german_number_words,
+    split_german_number_words,
+)
+from keras_attention.datasets.number_spelling import (
+    MAX_VALUE,
+    check_value,
+    fix_german_number_words,
+    number_to_words,
+)
 
-MAX_VALUE = 999_999
 LIST_SEPARATOR = ", "
 
-_INSTALL_HINT = (
-    'The number-word corpora need `num2words`: pip install "keras3-attention[datasets]"'
-)
-
-
-def _num2words():
-    try:
-        from num2words import num2words
-    except ImportError as error:  # pragma: no cover - depends on what is installed
-        raise ImportError(_INSTALL_HINT) from error
-    return num2words
-
-
-def fix_german_number_words(text):
-    """Corrects num2words' German "...einstausend" to "...eintausend".
-
-    Args:
-        text: German number words from `num2words(n, lang="de")`.
-
-    Returns:
-        The corrected `str` (unchanged when there is nothing to correct).
-
-    Example:
-
-    ```python
-    from keras_attention.datasets import fix_german_number_words
-
-    assert fix_german_number_words("einhunderteinstausend") == (
-        "einhunderteintausend"
-    )
-    assert fix_german_number_words("einundzwanzigtausend") == (
-        "einundzwanzigtausend"
-    )
-    ```
-    """
-    return text.replace("einstausend", "eintausend")
-
-
-@functools.lru_cache(maxsize=4096)
-def _raw_words(n, lang):
-    return _num2words()(n, lang=lang)
-
-
-def _check_value(n, max_value=MAX_VALUE):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"Numbers must be integers; received {n!r}.")
-    if not 0 <= n <= max_value:
-        raise ValueError(f"Numbers must be in [0, {max_value}]; received {n}.")
-    return int(n)
-
-
-def number_to_words(n, lang="en"):
-    """Spells out an integer in 0..999,999 in English or German.
-
-    English is `num2words(n, lang="en")` ("one hundred and ninety-seven",
-    "one thousand, two hundred"); German is `num2words(n, lang="de")` with
-    the "...einstausend" correction of `fix_german_number_words`.
-    For speed, only the words of 0..999 come from `num2words` (and are
-    cached); a larger number is assembled from the words of its thousands
-    and of its remainder exactly as `num2words` joins them, which gives
-    the same text as `num2words` for every number below a million (checked
-    for all of them with num2words 0.5.14; the tests check a sample).
-
-    Args:
-        n: an integer in [0, 999999].
-        lang: `"en"` or `"de"`.
-
-    Returns:
-        The number words, a `str`.
-
-    Example:
-
-    ```python
-    from keras_attention.datasets import number_to_words
-
-    assert number_to_words(97, "en") == "ninety-seven"
-    assert number_to_words(97, "de") == "siebenundneunzig"
-    assert number_to_words(101_000, "de") == "einhunderteintausend"
-    ```
-    """
-    n = _check_value(n)
-    if lang not in ("en", "de"):
-        raise ValueError(f"`lang` must be 'en' or 'de'; received {lang!r}.")
-    thousands, rest = divmod(n, 1000)
-    if thousands == 0:
-        return _raw_words(rest, lang)
-    head = _raw_words(thousands, lang)
-    if lang == "de":
-        # "eins" becomes "ein" before "tausend": the num2words correction.
-        if head.endswith("eins"):
-            head = head[:-1]
-        head += "tausend"
-        return head + _raw_words(rest, lang) if rest else head
-    head += " thousand"
-    if rest == 0:
-        return head
-    return head + (" and " if rest < 100 else ", ") + _raw_words(rest, lang)
-
-
-# German number morphemes below a million. Teens and tens are whole tokens;
-# greedy longest match splits every compound (e.g. "achtzehn" stays whole,
-# "achtundachtzig" is "acht und achtzig").
-GERMAN_NUMBER_MORPHEMES = (
-    "null",
-    "ein",
-    "eins",
-    "zwei",
-    "drei",
-    "vier",
-    "fünf",
-    "sechs",
-    "sieben",
-    "acht",
-    "neun",
-    "zehn",
-    "elf",
-    "zwölf",
-    "dreizehn",
-    "vierzehn",
-    "fünfzehn",
-    "sechzehn",
-    "siebzehn",
-    "achtzehn",
-    "neunzehn",
-    "zwanzig",
-    "dreißig",
-    "vierzig",
-    "fünfzig",
-    "sechzig",
-    "siebzig",
-    "achtzig",
-    "neunzig",
-    "hundert",
-    "tausend",
-    "und",
-)
-_MORPHEME = re.compile("|".join(sorted(GERMAN_NUMBER_MORPHEMES, key=len, reverse=True)))
-_GERMAN_WORDS = re.compile(r"\w+|[^\w\s]")
-
-
-def split_german_number_words(text):
-    """Splits German number words into sub-word tokens.
-
-    Each compound is cut at its units, teens, tens, "hundert", "tausend"
-    and "und"; punctuation (the ", " between the numbers of a list) is a
-    token of its own. `join_german_number_words` is the exact inverse.
-
-    Args:
-        text: German number words below a million, e.g.
-            `"zwölf, neunhundertvier"`. Words must be separated by
-            punctuation, not by spaces alone.
-
-    Returns:
-        A list of token strings.
-
-    Raises:
-        ValueError: if a word is not made of German number morphemes.
-
-    Example:
-
-    ```python
-    from keras_attention.datasets import split_german_number_words
-
-    tokens = split_german_number_words("zwölf, neunhundertvier")
-    assert tokens == ["zwölf", ",", "neun", "hundert", "vier"]
-    ```
-    """
-    tokens = []
-    for word in _GERMAN_WORDS.findall(text):
-        if not word[0].isalnum():
-            tokens.append(word)
-            continue
-        parts = _MORPHEME.findall(word)
-        if "".join(parts) != word:
-            raise ValueError(
-                f"{word!r} is not made of German number morphemes "
-                f"({', '.join(GERMAN_NUMBER_MORPHEMES)})."
-            )
-        tokens.extend(parts)
-    return tokens
-
-
-def join_german_number_words(tokens):
-    """Joins sub-word tokens back into German number words.
-
-    The inverse of `split_german_number_words`: consecutive sub-words are
-    concatenated into one word, and punctuation is spaced as in
-    `detokenize_words` (", " between the numbers of a list).
-
-    Args:
-        tokens: a sequence of token strings.
-
-    Returns:
-        The text, a `str`.
-
-    Example:
-
-    ```python
-    from keras_attention.datasets import join_german_number_words
-
-    tokens = ["sieben", "und", "neunzig", ",", "zwei", "tausend"]
-    assert join_german_number_words(tokens) == "siebenundneunzig, zweitausend"
-    ```
-    """
-    words = []
-    glue = False
-    for token in tokens:
-        if token and token[0].isalnum():
-            if glue:
-                words[-1] += token
-            else:
-                words.append(token)
-            glue = True
-        else:
-            words.append(token)
-            glue = False
-    return detokenize_words(words)
+__all__ = [
+    "GERMAN_NUMBER_MORPHEMES",
+    "LIST_SEPARATOR",
+    "MAX_VALUE",
+    "fix_german_number_words",
+    "join_german_number_words",
+    "number_lists",
+    "number_pairs",
+    "number_to_words",
+    "numbers",
+    "sample_numbers",
+    "split_german_number_words",
+]
 
 
 def number_pairs(values, separator=LIST_SEPARATOR):
@@ -347,7 +146,7 @@ def sample_numbers(num_examples, max_value=MAX_VALUE, seed=0, always_include=100
     ```
     """
     num_examples = _check_count("num_examples", num_examples)
-    max_value = _check_value(_check_count("max_value", max_value, minimum=0), MAX_VALUE)
+    max_value = check_value(_check_count("max_value", max_value, minimum=0), MAX_VALUE)
     always_include = _check_count("always_include", always_include, minimum=0)
     if num_examples > max_value + 1:
         raise ValueError(
@@ -453,7 +252,7 @@ def number_lists(
     num_examples = _check_count("num_examples", num_examples)
     min_numbers = _check_count("min_numbers", min_numbers)
     max_numbers = _check_count("max_numbers", max_numbers, minimum=min_numbers)
-    max_value = _check_value(_check_count("max_value", max_value, minimum=0), MAX_VALUE)
+    max_value = check_value(_check_count("max_value", max_value, minimum=0), MAX_VALUE)
     buckets = _digit_buckets(0, max_value)
     if not balance_digits:
         buckets = [(0, max_value + 1)]

@@ -4,7 +4,8 @@ import dataclasses
 
 from keras_attention.datasets.anki import load_anki_pairs
 from keras_attention.datasets.number_words import number_lists, number_pairs
-from keras_attention.datasets.text import TranslationData, Vocabulary, make_splits
+from keras_attention.datasets.pairs import TranslationData, make_splits
+from keras_attention.datasets.vocabulary import Vocabulary
 
 CORPORA = ("numbers", "anki")
 
@@ -105,26 +106,38 @@ def translation_task(
     if corpus not in CORPORA:
         raise ValueError(f"`corpus` must be one of {CORPORA}; received {corpus!r}.")
     if corpus == "numbers":
-        pairs = number_lists(
-            train_size + validation_size + test_size,
-            max_numbers=max_numbers,
-            seed=seed,
-        )
-        small_numbers = number_pairs(range(100))
-        keep = frozenset(source for source, _ in small_numbers)
-        data = make_splits(
-            pairs + small_numbers,
-            validation=validation_size,
-            test=test_size,
-            seed=seed,
-            keep_in_train=keep,
-        )
-        return TranslationTask(
-            data=data,
-            source_vocab=Vocabulary.build(data.train_sources, "words"),
-            target_vocab=Vocabulary.build(data.train_targets, "german_numbers"),
-            keep_in_train=keep,
-        )
+        return _numbers_task(train_size, test_size, validation_size, seed, max_numbers)
+    return _anki_task(
+        train_size, test_size, validation_size, seed, language, path, min_count
+    )
+
+
+def _numbers_task(train_size, test_size, validation_size, seed, max_numbers):
+    """The `corpus="numbers"` task of `translation_task`."""
+    pairs = number_lists(
+        train_size + validation_size + test_size,
+        max_numbers=max_numbers,
+        seed=seed,
+    )
+    small_numbers = number_pairs(range(100))
+    keep = frozenset(source for source, _ in small_numbers)
+    data = make_splits(
+        pairs + small_numbers,
+        validation=validation_size,
+        test=test_size,
+        seed=seed,
+        keep_in_train=keep,
+    )
+    return TranslationTask(
+        data=data,
+        source_vocab=Vocabulary.build(data.train_sources, "words"),
+        target_vocab=Vocabulary.build(data.train_targets, "german_numbers"),
+        keep_in_train=keep,
+    )
+
+
+def _anki_task(train_size, test_size, validation_size, seed, language, path, min_count):
+    """The `corpus="anki"` task of `translation_task`."""
     pairs = load_anki_pairs(
         language,
         path=path,
