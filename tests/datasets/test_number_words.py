@@ -1,97 +1,14 @@
-"""English -> German number words: the num2words correction, sub-word tokens,
-sampling by digit count, lists, determinism."""
+"""English -> German number-word corpora: sampling by digit count, lists,
+determinism, and the names `number_words` re-exports."""
 
 import collections
 
-import numpy as np
 import pytest
 
 from keras_attention import datasets
-from keras_attention.datasets import number_words
+from keras_attention.datasets import german_numbers, number_spelling, number_words
 
-num2words = pytest.importorskip("num2words").num2words
-
-
-def _wrong_in_num2words(n):
-    """The numbers that num2words 0.5.14 spells "...einstausend" in German."""
-    thousands = n // 1000
-    return thousands > 100 and thousands % 100 == 1
-
-
-@pytest.mark.parametrize(
-    "n, raw, fixed",
-    [
-        (101_000, "einhunderteinstausend", "einhunderteintausend"),
-        (201_000, "zweihunderteinstausend", "zweihunderteintausend"),
-        (901_017, "neunhunderteinstausendsiebzehn", "neunhunderteintausendsiebzehn"),
-        (1_001, "eintausendeins", "eintausendeins"),
-        (21_000, "einundzwanzigtausend", "einundzwanzigtausend"),
-        (91_000, "einundneunzigtausend", "einundneunzigtausend"),
-        (111_000, "einhundertelftausend", "einhundertelftausend"),
-        (100_001, "einhunderttausendeins", "einhunderttausendeins"),
-    ],
-)
-def test_german_einstausend_correction(n, raw, fixed):
-    assert num2words(n, lang="de") == raw
-    assert datasets.number_to_words(n, "de") == fixed
-    assert datasets.fix_german_number_words(raw) == fixed
-
-
-def test_outputs_match_num2words_except_the_correction():
-    rng = np.random.default_rng(7)
-    # Every thousands block once (random remainder), plus edge cases.
-    sample = [t * 1000 + int(r) for t, r in enumerate(rng.integers(0, 1000, 1000))]
-    sample += [0, 1, 99, 100, 101, 999, 1000, 1100, 100_000, 101_001, 999_999]
-    wrong = 0
-    for n in sample:
-        raw_de = num2words(n, lang="de")
-        ours_de = datasets.number_to_words(n, "de")
-        assert "einstausend" not in ours_de, n
-        assert ("einstausend" in raw_de) == _wrong_in_num2words(n), n
-        wrong += raw_de != ours_de
-        assert ours_de == raw_de.replace("einstausend", "eintausend"), n
-        if n % 7 == 0:  # English is slower to check; a seventh of the sample
-            assert datasets.number_to_words(n, "en") == num2words(n, lang="en")
-    # thousands 101, 201, ..., 901 in the blocks, and the edge case 101_001
-    assert wrong == sum(map(_wrong_in_num2words, sample)) == 10
-
-
-def test_range_is_capped_below_a_million():
-    assert num2words(1_000_000, lang="de") == "eine Million"
-    with pytest.raises(ValueError, match="999999"):
-        datasets.number_to_words(1_000_000, "de")
-    with pytest.raises(ValueError):
-        datasets.numbers(10, max_value=1_000_000)
-    with pytest.raises(TypeError):
-        datasets.number_to_words(1.5)
-
-
-def test_german_subword_split_round_trips():
-    rng = np.random.default_rng(0)
-    values = list(range(1000)) + rng.integers(0, 1_000_000, 1000).tolist()
-    morphemes = set(datasets.number_words.GERMAN_NUMBER_MORPHEMES)
-    for n in values:
-        text = datasets.number_to_words(n, "de")
-        tokens = datasets.split_german_number_words(text)
-        assert set(tokens) <= morphemes, (n, tokens)
-        assert datasets.join_german_number_words(tokens) == text
-    assert datasets.split_german_number_words("siebenundneunzig") == [
-        "sieben",
-        "und",
-        "neunzig",
-    ]
-    assert datasets.split_german_number_words("einhunderteintausendsiebzehn") == [
-        "ein",
-        "hundert",
-        "ein",
-        "tausend",
-        "siebzehn",
-    ]
-
-
-def test_german_split_rejects_other_words():
-    with pytest.raises(ValueError, match="morphemes"):
-        datasets.split_german_number_words("eine Million")
+pytest.importorskip("num2words")
 
 
 def test_list_pairs_round_trip_with_their_tokenizers():
@@ -164,3 +81,12 @@ def test_too_many_lists_raises():
 
 def test_number_words_has_no_module_level_num2words_import():
     assert not hasattr(number_words, "num2words")
+
+
+def test_number_words_re_exports_the_grammar_and_the_tokenizer():
+    for module in (number_spelling, german_numbers):
+        for name in number_words.__all__:
+            if hasattr(module, name):
+                assert getattr(number_words, name) is getattr(module, name), name
+    assert number_words.MAX_VALUE == 999_999
+    assert number_words.LIST_SEPARATOR == ", "

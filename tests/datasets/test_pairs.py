@@ -1,68 +1,9 @@
-"""Vocabularies, padding, start/end tokens and train/validation/test splits."""
+"""Translation pairs: padded arrays with start/end tokens, and the splits."""
 
 import numpy as np
 import pytest
 
 from keras_attention import datasets
-from keras_attention.datasets import text
-
-
-def test_reserved_ids():
-    vocab = datasets.Vocabulary.build(["b a a", "c"])
-    assert vocab.tokens[:4] == ["<pad>", "<start>", "<end>", "<unk>"]
-    assert (vocab.pad_id, vocab.start_id, vocab.end_id, vocab.unknown_id) == (
-        0,
-        1,
-        2,
-        3,
-    )
-    assert vocab.tokens[4:] == ["a", "b", "c"]  # by count, then alphabetically
-    assert vocab.size == len(vocab) == 7
-    assert vocab.token_to_id("zzz") == vocab.unknown_id
-
-
-def test_build_is_order_independent_and_limits():
-    texts = ["x y z z", "y z"]
-    assert (
-        datasets.Vocabulary.build(texts).tokens
-        == datasets.Vocabulary.build(texts[::-1]).tokens
-    )
-    assert datasets.Vocabulary.build(texts, min_count=2).tokens[4:] == ["z", "y"]
-    assert datasets.Vocabulary.build(texts, max_size=5).tokens[4:] == ["z"]
-    with pytest.raises(ValueError):
-        datasets.Vocabulary(["<pad>"])
-    with pytest.raises(ValueError):
-        datasets.Vocabulary(["a", "a"])
-    with pytest.raises(ValueError, match="tokenizer"):
-        datasets.Vocabulary(["a"], tokenizer="bpe")
-
-
-def test_encode_decode_round_trip():
-    pairs = datasets.number_lists(200, seed=0)
-    source_vocab = datasets.Vocabulary.build([s for s, _ in pairs])
-    target_vocab = datasets.Vocabulary.build([t for _, t in pairs], "german_numbers")
-    for source, target in pairs:
-        assert source_vocab.decode(source_vocab.encode(source)) == source
-        ids = target_vocab.encode(target, add_start=True, add_end=True)
-        assert ids[0] == 1 and ids[-1] == 2
-        assert target_vocab.decode(ids) == target
-    restored = datasets.Vocabulary.from_config(target_vocab.get_config())
-    assert restored.tokens == target_vocab.tokens
-    assert restored.decode(restored.encode(pairs[0][1])) == pairs[0][1]
-
-
-def test_character_tokenizer():
-    vocab = datasets.Vocabulary.build(["ab c"], tokenizer="characters")
-    assert vocab.decode(vocab.encode("c ba")) == "c ba"
-    assert vocab.decode(vocab.encode("d")) == "<unk>"
-
-
-def test_decode_stops_at_end_and_skips_padding():
-    vocab = datasets.Vocabulary.build(["one two"])
-    one, two = vocab.token_to_id("one"), vocab.token_to_id("two")
-    assert vocab.decode([1, one, two, 2, one, 0]) == "one two"
-    assert vocab.decode(np.array([one, 0, 0])) == "one"
-    assert vocab.decode_tokens([two, 3, 2]) == ["two", "<unk>"]
 
 
 def test_encode_pairs_shapes_padding_and_shift():
@@ -145,23 +86,3 @@ def test_split_arguments_are_checked():
     with pytest.raises(TypeError):
         datasets.make_splits(pairs, test="0.1")
     assert datasets.make_splits(pairs, validation=0, test=0).train == pairs
-
-
-def test_preprocess_sentence():
-    decomposed = "Que\u0301"
-    assert datasets.preprocess_sentence(decomposed) == "Qué"
-    assert datasets.preprocess_sentence(decomposed, normalization=None) == decomposed
-    assert datasets.preprocess_sentence("  ¿Qué  hora es? ", lowercase=True) == (
-        "¿qué hora es?"
-    )
-    assert datasets.preprocess_sentence("¡Hola, tú!", space_punctuation=True) == (
-        "¡ Hola , tú !"
-    )
-    assert datasets.preprocess_sentence("tú", strip_accents=True) == "tu"
-    with pytest.raises(TypeError):
-        datasets.preprocess_sentence(3)
-
-
-def test_detokenize_words_inverts_common_punctuation():
-    for sentence in ["¿Qué hora es?", "I'm OK.", "one thousand, one hundred"]:
-        assert text.detokenize_words(text.tokenize_words(sentence)) == sentence
