@@ -23,6 +23,7 @@ three give the same numbers up to float rounding (zeros for fully masked
 rows), which the tests check path by path.
 """
 
+import collections
 import math
 
 from keras import ops
@@ -175,9 +176,8 @@ def attention(
         `(output, weights)`: `(batch, heads, Tq, dv)` in `value`'s dtype,
         and float32 `(batch, heads, Tq, Tk)` weights or `None`.
     """
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
-    cached = not (isinstance(causal_offset, int) and causal_offset == 0)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    keys = _KeyMasks(key_mask, attention_mask, band, causal, causal_offset)
     kernel = choose_kernel(
         query,
         key,
@@ -190,64 +190,65 @@ def attention(
         distance_bias=distance_bias,
         dropout=dropout_fn is not None,
         return_weights=return_weights,
-        cached=cached,
+        cached=keys.cached,
         same_length=same_length,
     )
     if kernel == "blocked_window":
-        output = _blocked(
-            query,
-            key,
-            value,
-            _blocked_window(band, causal),
-            causal,
-            scale,
-            query_mask,
-            key_mask,
-            distance_bias,
-            dropout_fn,
-            allow_fused,
-        )
-        return output, None
-    query_length, key_length = ops.shape(query)[2], ops.shape(key)[2]
-    if kernel == "fused" and _causal_only(
-        query, key, causal, cached, band, query_mask, key_mask, attention_mask, bias
-    ):  # The kernel builds the mask itself (flash-friendly).
-        return _fused(query, key, value, None, None, scale, is_causal=True), None
-    mask = compute_attention_mask(
-        query_length,
-        key_length,
-        query_mask=query_mask,
-        value_mask=key_mask,
-        use_causal_mask=causal,
-        causal_offset=causal_offset,
-    )
-    if mask is not None and len(mask.shape) == 3:
-        mask = ops.expand_dims(mask, 1)
-    mask = combine_masks(mask, attention_mask)
-    if band is not None:
-        mask = combine_masks(
-            mask, band_mask(query_length, key_length, *band, causal_offset)
-        )
+        window = _blocked_window(band, causal)
+        masks = (query_mask, key_mask, distance_bias, dropout_fn)
+        return _blocked(query, key, value, window, causal, scale, masks, allow_fused)
     if kernel == "fused":
-        return _fused(query, key, value, mask, bias, scale), None
-    if distance_bias is not None:
-        distance = query_key_distance(query_length, key_length, causal_offset)
-        positional = distance_bias(distance, causal)[None]
-        bias = positional if bias is None else bias + positional
-    return _explicit(
-        query, key, value, score_fn, scale, mask, bias, dropout_fn, return_weights
+        return _fused_masked(query, key, value, keys, bias, scale, query_mask), None
+    scoring = (score_fn, scale, bias, distance_bias)
+    args = (keys, query_mask, scoring, dropout_fn, return_weights)
+    return _explicit(query, key, value, *args)
+
+
+class _KeyMasks(
+    collections.namedtuple(
+        "_KeyMasks", "key_mask attention_mask band causal causal_offset"
     )
-
-
-def _causal_only(
-    query, key, causal, cached, band, query_mask, key_mask, attention_mask, bias
 ):
+    """What restricts the keys each query sees (all but query padding)."""
+
+    @property
+    def cached(self):
+        """A nonzero causal offset: the keys are a KV cache."""
+        offset = self.causal_offset
+        return not (isinstance(offset, int) and offset == 0)
+
+    def mask(self, query, key):
+        """One boolean mask, broadcastable to `(batch, heads, Tq, Tk)`."""
+        lengths = ops.shape(query)[2], ops.shape(key)[2]
+        mask = compute_attention_mask(
+            *lengths,
+            value_mask=self.key_mask,
+            use_causal_mask=self.causal,
+            causal_offset=self.causal_offset,
+        )
+        if mask is not None and len(mask.shape) == 3:
+            mask = ops.expand_dims(mask, 1)
+        if self.band is not None:
+            band = band_mask(*lengths, *self.band, self.causal_offset)
+            mask = combine_masks(mask, band)
+        return combine_masks(mask, self.attention_mask)
+
+
+def zero_query_rows(output, query_mask):
+    """Heads-first `(batch, heads, Tq, d)` outputs, zero at padded queries."""
+    if query_mask is None:
+        return output
+    keep = ops.cast(query_mask, "bool")[:, None, :, None]
+    return ops.where(keep, output, ops.zeros_like(output))
+
+
+def _causal_only(query, key, keys, bias):
     """A plain causal mask over equal, known lengths and nothing else."""
     return (
-        causal
-        and not cached
-        and band is None
-        and all(m is None for m in (query_mask, key_mask, attention_mask, bias))
+        keys.causal
+        and not keys.cached
+        and all(m is None for m in (keys.key_mask, keys.attention_mask, keys.band))
+        and bias is None
         and query.shape[2] is not None
         and query.shape[2] == key.shape[2]
     )
@@ -261,20 +262,12 @@ def _repeat_kv_heads(query, key, value):
     return key, value
 
 
-def _blocked(
-    query,
-    key,
-    value,
-    window,
-    causal,
-    scale,
-    query_mask,
-    key_mask,
-    distance_bias,
-    dropout_fn,
-    allow_fused,
-):
-    """Sliding-window self-attention: a fused GPU kernel, else blockwise."""
+def _blocked(query, key, value, window, causal, scale, masks, allow_fused):
+    """Sliding-window self-attention: a fused GPU kernel, else blockwise.
+
+    `masks` is `(query_mask, key_mask, distance_bias, dropout_fn)`.
+    """
+    query_mask, key_mask, distance_bias, dropout_fn = masks
     if query_mask is None and key_mask is None and distance_bias is None:
         if dropout_fn is None and allow_fused:
             keras_layout = [ops.transpose(x, (0, 2, 1, 3)) for x in (query, key, value)]
@@ -282,9 +275,9 @@ def _blocked(
                 *keras_layout, window, causal=causal, scale=scale
             )
             if output is not None:
-                return ops.transpose(output, (0, 2, 1, 3))
+                return ops.transpose(output, (0, 2, 1, 3)), None
     key, value = _repeat_kv_heads(query, key, value)
-    return sliding_window_attention(
+    output = sliding_window_attention(
         query,
         key,
         value,
@@ -296,6 +289,7 @@ def _blocked(
         distance_bias=distance_bias,
         dropout_fn=dropout_fn,
     )
+    return output, None
 
 
 def _fused(query, key, value, mask, bias, scale, is_causal=False):
@@ -319,9 +313,34 @@ def _fused(query, key, value, mask, bias, scale, is_causal=False):
     return ops.transpose(output[..., :value_dim], (0, 2, 1, 3))
 
 
-def _explicit(
-    query, key, value, score_fn, scale, mask, bias, dropout_fn, return_weights
-):
+def _fused_masked(query, key, value, keys, bias, scale, query_mask):
+    """The fused kernel under the key masks; padded queries zeroed after it.
+
+    Query padding is not folded into the kernel's mask: for padding alone it
+    stays `(batch, 1, 1, Tk)` (PyTorch makes a float copy of the whole mask).
+    """
+    if _causal_only(query, key, keys, bias):
+        # The kernel builds the mask itself (flash-friendly).
+        output = _fused(query, key, value, None, None, scale, is_causal=True)
+    else:
+        output = _fused(query, key, value, keys.mask(query, key), bias, scale)
+    return zero_query_rows(output, query_mask)
+
+
+def _explicit(query, key, value, keys, query_mask, scoring, dropout_fn, return_weights):
+    """Scores, the masked float32 softmax, dropout and `weights @ v`.
+
+    `scoring` is `(score_fn, scale, bias, distance_bias)`.
+    """
+    score_fn, scale, bias, distance_bias = scoring
+    mask = keys.mask(query, key)
+    if query_mask is not None:
+        mask = combine_masks(mask, query_mask[:, None, :, None])
+    if distance_bias is not None:
+        lengths = ops.shape(query)[2], ops.shape(key)[2]
+        distance = query_key_distance(*lengths, keys.causal_offset)
+        positional = distance_bias(distance, keys.causal)[None]
+        bias = positional if bias is None else bias + positional
     key, value = _repeat_kv_heads(query, key, value)
 
     def scores(q, k):
