@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_attention.core import windowed
+from keras_attention.core import window_blocks
 from keras_attention.core.masking import band_mask
 from keras_attention.core.windowed import (
     blocked_window_is_cheaper,
@@ -490,19 +490,21 @@ def test_grouped_loop_equals_all_blocks_at_once(
 ):
     # Groups of 3 blocks (the block count is not a multiple of 3: padded
     # groups), with padding masks; values and gradients against the reference.
-    monkeypatch.setattr(windowed, "_blocks_per_group", lambda *args: 3)
+    monkeypatch.setattr(window_blocks, "_blocks_per_group", lambda *args: 3)
     test_gradients_match_reference(length, window, block_size)
 
 
 def test_blocks_are_grouped_only_by_a_compiler_on_a_cpu():
     query = ops.zeros((1, 4, 16384, 64))
     context = 2 * 128
-    group = windowed._blocks_per_group(query, 128, 128, context, None)
+    group = window_blocks._blocks_per_group(query, 128, 128, context, None)
     per_block = 4 * 4 * 128 * context
     if BACKEND == "jax":  # compiled, on this CPU
-        assert group == windowed.GROUP_BYTES // per_block
+        assert group == window_blocks.GROUP_BYTES // per_block
     else:  # torch and eager TensorFlow run op by op: no loop
         assert group is None
     # Small problems, unknown sizes and dropout: all blocks at once.
-    assert windowed._blocks_per_group(query, 2, 128, context, None) is None
-    assert windowed._blocks_per_group(query, 128, 128, context, lambda w: w) is None
+    assert window_blocks._blocks_per_group(query, 2, 128, context, None) is None
+    assert (
+        window_blocks._blocks_per_group(query, 128, 128, context, lambda w: w) is None
+    )
