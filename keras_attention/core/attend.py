@@ -133,19 +133,46 @@ def _attend_chunked_sequential(
     return outputs[..., :query_length, :]
 
 
+def _query_chunks(query, mask, bias, size):
+    """`(query, mask, bias)` of each chunk of `size` queries (known length)."""
+    for start in range(0, query.shape[-2], size):
+        stop = start + size
+        yield (
+            query[..., start:stop, :],
+            _slice_queries(mask, start, stop),
+            _slice_queries(bias, start, stop),
+        )
+
+
 def _attend_chunked_static(
     query, key, value, score_fn, mask, dropout_fn, size, score_args, bias=None
 ):
     """Chunked attention as a Python loop over a known query length."""
     chunk_fn = _chunk_function(score_fn, dropout_fn, mask is not None, bias is not None)
     outputs = []
-    for start in range(0, query.shape[-2], size):
-        stop = start + size
-        extras = [_slice_queries(x, start, stop) for x in (mask, bias) if x is not None]
-        outputs.append(
-            chunk_fn(query[..., start:stop, :], key, value, *extras, *score_args)
-        )
+    for chunk, *extras in _query_chunks(query, mask, bias, size):
+        extras = [x for x in extras if x is not None]
+        outputs.append(chunk_fn(chunk, key, value, *extras, *score_args))
     return ops.concatenate(outputs, axis=-2)
+
+
+def _attend_chunked_with_weights(
+    query, key, value, score_fn, mask, dropout_fn, size, score_args, bias=None
+):
+    """Chunked attention returning `(output, weights)`, a Python loop.
+
+    The `(..., Tq, Tk)` weights are returned anyway; chunking still bounds
+    the larger score intermediates (additive: `units` times more). No
+    rematerialisation: the weights of every chunk are kept.
+    """
+    outputs, all_weights = [], []
+    for chunk, chunk_mask, chunk_bias in _query_chunks(query, mask, bias, size):
+        output, weights = _attend_dense(
+            chunk, key, value, score_fn, chunk_mask, dropout_fn, score_args, chunk_bias
+        )
+        outputs.append(output)
+        all_weights.append(weights)
+    return ops.concatenate(outputs, axis=-2), ops.concatenate(all_weights, axis=-2)
 
 
 def attend(
@@ -205,28 +232,8 @@ def attend(
         )
         return (output, weights) if return_weights else output
     if return_weights:
-        # The (..., Tq, Tk) weights are returned anyway; chunking still
-        # bounds the larger score intermediates (additive: `units` times more).
-        outputs, all_weights = [], []
-        for start in range(0, query_length, query_chunk_size):
-            stop = start + query_chunk_size
-            output, weights = _attend_dense(
-                query[..., start:stop, :],
-                key,
-                value,
-                score_fn,
-                _slice_queries(mask, start, stop),
-                dropout_fn,
-                score_args,
-                _slice_queries(bias, start, stop),
-            )
-            outputs.append(output)
-            all_weights.append(weights)
-        return (
-            ops.concatenate(outputs, axis=-2),
-            ops.concatenate(all_weights, axis=-2),
-        )
-    if query_length is not None and _backend.executing_eagerly(query):
+        chunked = _attend_chunked_with_weights
+    elif query_length is not None and _backend.executing_eagerly(query):
         chunked = _attend_chunked_static
     else:
         chunked = _attend_chunked_sequential
