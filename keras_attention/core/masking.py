@@ -169,8 +169,16 @@ def pairwise_4d(x):
     return x
 
 
-def _reduce_any(mask, axes):
-    return ops.any(ops.cast(mask, "bool"), axis=axes)
+def _any_over(attention_mask, axes_by_rank):
+    """`any` of `attention_mask` over `axes_by_rank[rank]`, as `(batch | 1, T)`.
+
+    `None` when `attention_mask` is; a `(Tq, Tk)` mask gets a batch axis.
+    """
+    if attention_mask is None:
+        return None
+    rank = len(attention_mask.shape)
+    reduced = ops.any(ops.cast(attention_mask, "bool"), axis=axes_by_rank[rank])
+    return ops.expand_dims(reduced, 0) if rank == 2 else reduced
 
 
 def key_padding_mask(value_mask=None, key_mask=None, attention_mask=None):
@@ -184,13 +192,8 @@ def key_padding_mask(value_mask=None, key_mask=None, attention_mask=None):
     Returns:
         A boolean tensor, or `None` when nothing masks the keys.
     """
-    from_rows = None
-    if attention_mask is not None:
-        # Reduce over every axis but batch and keys: (Tq, Tk) -> (1, Tk).
-        rank = len(attention_mask.shape)
-        from_rows = _reduce_any(attention_mask, {2: (0,), 3: (1,), 4: (1, 2)}[rank])
-        if rank == 2:
-            from_rows = ops.expand_dims(from_rows, 0)
+    # Reduce over every axis but batch and keys: (Tq, Tk) -> (1, Tk).
+    from_rows = _any_over(attention_mask, {2: (0,), 3: (1,), 4: (1, 2)})
     return combine_masks(value_mask, key_mask, from_rows)
 
 
@@ -200,13 +203,8 @@ def query_padding_mask(query_mask=None, attention_mask=None):
     Returns:
         A boolean tensor, or `None` when nothing masks the queries.
     """
-    from_columns = None
-    if attention_mask is not None:
-        # Reduce over every axis but batch and queries: (Tq, Tk) -> (1, Tq).
-        rank = len(attention_mask.shape)
-        from_columns = _reduce_any(attention_mask, {2: (1,), 3: (2,), 4: (1, 3)}[rank])
-        if rank == 2:
-            from_columns = ops.expand_dims(from_columns, 0)
+    # Reduce over every axis but batch and queries: (Tq, Tk) -> (1, Tq).
+    from_columns = _any_over(attention_mask, {2: (1,), 3: (2,), 4: (1, 3)})
     return combine_masks(query_mask, from_columns)
 
 
