@@ -1,10 +1,11 @@
 """The recurrent decoders' memory: prepared once per sequence, keys projected
-once, the same numbers as calling the attention layer at every step."""
+once, the same numbers as calling the attention layer at every step; attention
+dropout inside the loop."""
 
 import keras
 import numpy as np
 import pytest
-from harness import to_numpy
+from harness import BACKEND, to_numpy
 from keras import ops
 
 from keras_attention import (
@@ -225,3 +226,15 @@ def test_mixed_precision_step_equals_teacher_forced():
         to_numpy(outputs).astype("float32"),
         atol=2e-3,
     )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the limitation is JAX's lax.scan")
+def test_attention_dropout_in_the_loop_is_refused_on_jax():
+    decoder = AttentionDecoder(
+        keras.layers.LSTMCell(4), AdditiveAttention(units=3, dropout=0.2)
+    )
+    inputs = np.zeros((2, 3, 3), "float32")
+    memory = np.zeros((2, 4, 4), "float32")
+    decoder(inputs, memory)  # inference is fine
+    with pytest.raises(ValueError, match="dropout"):
+        decoder(inputs, memory, training=True)
