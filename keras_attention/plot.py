@@ -148,21 +148,26 @@ def plot_attention(
     a padded batch item plots without its padding.
 
     Args:
-        weights: `(Tq, Tk)` array or tensor (leading axes of size 1, such as
-            a batch of one, are dropped).
-        source_tokens: labels of the `Tk` columns: a list of strings, a
-            whitespace-separated string, or `None` for indices.
-        target_tokens: labels of the `Tq` rows, likewise.
-        ax: the matplotlib `Axes` to draw on; a new figure if `None`.
-        title: optional title of the axes.
-        cmap: matplotlib colour map. Defaults to `"viridis"`.
-        pad_token: token removed from the end of the token lists (`None`:
-            keep every token). Defaults to `"<pad>"`, the padding token of
-            `keras_attention.datasets`.
-        vmin: lower end of the colour scale (default 0). `vmax`: upper end
-            (default: the largest weight shown).
-        colorbar: whether to add a colour bar.
-        annotate: whether to write each weight in its cell.
+        weights (np.ndarray | Tensor): `(Tq, Tk)` array or tensor (leading axes
+            of size 1, such as a batch of one, are dropped).
+        source_tokens (list[str] | str | None): labels of the `Tk` columns: a
+            list of strings, a whitespace-separated string, or `None` for
+            indices.
+        target_tokens (list[str] | str | None): labels of the `Tq` rows,
+            likewise.
+        ax (matplotlib.axes.Axes | None): the matplotlib `Axes` to draw on; a
+            new figure if `None`.
+        title (str | None): optional title of the axes.
+        cmap (str | matplotlib.colors.Colormap): matplotlib colour map. Defaults
+            to `"viridis"`.
+        pad_token (str | None): token removed from the end of the token lists
+            (`None`: keep every token). Defaults to `"<pad>"`, the padding token
+            of `keras_attention.datasets`.
+        vmin (float): lower end of the colour scale (default 0).
+        vmax (float | None): upper end of the colour scale (default: the
+            largest weight shown).
+        colorbar (bool): whether to add a colour bar.
+        annotate (bool): whether to write each weight in its cell.
 
     Returns:
         The matplotlib `Axes`.
@@ -211,16 +216,21 @@ def plot_attention_heads(
     """Plot the attention matrix of every head in a grid of heatmaps.
 
     Args:
-        weights: `(heads, Tq, Tk)` array or tensor (leading axes of size 1,
-            such as a batch of one, are dropped), e.g. the scores of
+        weights (np.ndarray | Tensor): `(heads, Tq, Tk)` array or tensor
+            (leading axes of size 1, such as a batch of one, are dropped), e.g.
+            the scores of
             `MultiHeadAttention(..., return_attention_scores=True)` for one
             batch item.
-        source_tokens: labels of the columns (see `plot_attention`).
-        target_tokens: labels of the rows (see `plot_attention`).
-        ncols: number of heatmaps per row. Defaults to `4`.
-        titles: one title per head; defaults to `"head 1"`, `"head 2"`, ...
-        figsize: the figure size; by default from the grid and token counts.
-        **kwargs: passed to `plot_attention` (`cmap`, `pad_token`, `vmin`,
+        source_tokens (list[str] | str | None): labels of the columns (see
+            `plot_attention`).
+        target_tokens (list[str] | str | None): labels of the rows (see
+            `plot_attention`).
+        ncols (int): number of heatmaps per row. Defaults to `4`.
+        titles (list[str] | None): one title per head; defaults to `"head 1"`,
+            `"head 2"`, ...
+        figsize (tuple[float, float] | None): the figure size; by default from
+            the grid and token counts.
+        **kwargs (Any): passed to `plot_attention` (`cmap`, `pad_token`, `vmin`,
             `vmax`, `annotate`, `colorbar`).
 
     Returns:

@@ -5,7 +5,9 @@ A public class or function is documented by a mkdocstrings directive
 heading, a signature, a TOC entry and a search entry. A second name for the
 same object (`BahdanauAttention is AdditiveAttention`) only needs to be
 mentioned on a page. The griffe extension that parses "Call arguments:" is
-tested on a docstring of the library.
+tested on a docstring of the library, and the documented arguments of the
+modules in `TYPED` carry a type (Google style, `name (int): ...`), which the
+reference shows beside each name.
 """
 
 import importlib.util
@@ -87,15 +89,23 @@ def _extension():
     return extension
 
 
-def test_call_arguments_extension_parses_a_parameters_section():
-    extension = _extension()
-    package = griffe.load(
+def _package():
+    """The package as griffe reads it for the site (mkdocs.yml's options)."""
+    return griffe.load(
         "keras_attention",
         search_paths=[str(ROOT)],
-        extensions=griffe.load_extensions(extension.CallArguments()),
+        extensions=griffe.load_extensions(_extension().CallArguments()),
         docstring_parser="google",
-        docstring_options={"warn_missing_types": False, "warn_unknown_params": False},
+        docstring_options={
+            "warn_missing_types": False,
+            "warn_unknown_params": False,
+            "returns_multiple_items": False,
+        },
     )
+
+
+def test_call_arguments_extension_parses_a_parameters_section():
+    package = _package()
     sections = package["MultiHeadAttention"].docstring.parsed
     by_title = {s.title: s for s in sections if s.kind.value == "parameters"}
     assert "Call arguments" in by_title, [(s.kind.value, s.title) for s in sections]
@@ -117,19 +127,52 @@ def test_wrapped_argument_names_are_joined():
 
 
 def test_prose_returns_become_a_paragraph():
-    extension = _extension()
-    package = griffe.load(
-        "keras_attention",
-        search_paths=[str(ROOT)],
-        extensions=griffe.load_extensions(extension.CallArguments()),
-        docstring_parser="google",
-        docstring_options={
-            "warn_missing_types": False,
-            "warn_unknown_params": False,
-            "returns_multiple_items": False,
-        },
-    )
+    package = _package()
     sections = package["core.causal_mask"].docstring.parsed
     assert not [s for s in sections if s.kind.value == "returns"]
     texts = [s.value for s in sections if s.kind.value == "text"]
     assert any(t.startswith("**Returns:** A boolean tensor") for t in texts), texts
+
+
+# Modules whose docstrings give every documented argument a type.
+TYPED = [
+    "layers.additive",
+    "layers.multiplicative",
+    "layers.local",
+    "layers.positional",
+    "layers.embedding",
+    "layers.rotary",
+    "layers.alibi",
+    "layers.recurrent",
+    "plot",
+]
+
+
+def _documented_objects(obj):
+    """`obj` and the public classes, functions and methods defined in it."""
+    yield obj
+    for name, member in obj.members.items():
+        if name.startswith("_") or member.is_alias:
+            continue
+        if member.is_module or member.is_class or member.is_function:
+            yield from _documented_objects(member)
+
+
+def _untyped(obj):
+    for documented in _documented_objects(obj):
+        if documented.docstring is None:
+            continue
+        for section in documented.docstring.parsed:
+            if section.kind.value in ("parameters", "other parameters"):
+                for parameter in section.value:
+                    if parameter.annotation is None:
+                        yield f"{documented.path}: {parameter.name}"
+
+
+def test_documented_arguments_have_types():
+    package = _package()
+    untyped = [name for module in TYPED for name in _untyped(package[module])]
+    assert not untyped, (
+        "give these arguments a type in the docstring, `name (type): ...`: "
+        + ", ".join(untyped)
+    )

@@ -38,37 +38,44 @@ class AdditiveAttention(BaseAttention):
     -inf = block, is an `attention_bias`).
 
     Args:
-        units: size of the hidden layer ($W_q$, $W_k$ project to `units`).
-        use_bias: whether to add the bias $b$ inside the `tanh`.
-        normalize: whether to weight-normalise $v$.
-        dropout: fraction of the attention weights to drop during training.
-        query_chunk_size: process queries in chunks of this size to bound
-            memory (`None`: all at once).
-        kernel_initializer: initializer of $W_q$, $W_k$ and $v$
-            (default `"glorot_uniform"`); `kernel_regularizer` and
-            `kernel_constraint` apply to them too.
-        bias_initializer: initializer of $b$ (default `"zeros"`);
-            `bias_regularizer` and `bias_constraint` apply to it too.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        units (int): size of the hidden layer ($W_q$, $W_k$ project to `units`).
+        use_bias (bool): whether to add the bias $b$ inside the `tanh`.
+        normalize (bool): whether to weight-normalise $v$.
+        dropout (float): fraction of the attention weights to drop during
+            training.
+        query_chunk_size (int | None): process queries in chunks of this size to
+            bound memory (`None`: all at once).
+        kernel_initializer (str | keras.initializers.Initializer): initializer
+            of $W_q$, $W_k$ and $v$ (default `"glorot_uniform"`);
+            `kernel_regularizer` and `kernel_constraint` apply to them too.
+        bias_initializer (str | keras.initializers.Initializer): initializer of
+            $b$ (default `"zeros"`); `bias_regularizer` and `bias_constraint`
+            apply to it too.
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        query: `(batch, Tq, dq)`, or `(batch, dq)` for a single decoder step.
-        value: `(batch, Tv, dv)`.
-        key: optional `(batch, Tv, dk)`; defaults to `value`.
-        query_mask: optional boolean `(batch, Tq)` (or `(batch,)` for a
-            single step); filled from the query's Keras mask.
-        value_mask: optional boolean `(batch, Tv)`; filled from the value's
-            Keras mask.
-        key_mask: optional boolean `(batch, Tv)`; combined with `value_mask`.
-        attention_mask: optional boolean or 0/1 integer `(Tq, Tv)` or
-            `(batch, Tq, Tv)`, `True` = may attend. Float masks are refused.
-        attention_bias: optional float `(Tq, Tv)` or `(batch, Tq, Tv)` (any
-            axis may be 1), added to the scores in float32 before the softmax:
-            relative-position biases, or additive masks (`-inf` blocks a key
-            like a `False` in `attention_mask`; a fully blocked row gets zeros).
-        use_causal_mask: if `True`, query `i` only attends to keys `<= i`.
-        return_attention_scores: also return the attention weights.
-        training: whether dropout is active.
+        query (Tensor): `(batch, Tq, dq)`, or `(batch, dq)` for a single decoder
+            step.
+        value (Tensor): `(batch, Tv, dv)`.
+        key (Tensor | None): optional `(batch, Tv, dk)`; defaults to `value`.
+        query_mask (Tensor | None): optional boolean `(batch, Tq)` (or
+            `(batch,)` for a single step); filled from the query's Keras mask.
+        value_mask (Tensor | None): optional boolean `(batch, Tv)`; filled from
+            the value's Keras mask.
+        key_mask (Tensor | None): optional boolean `(batch, Tv)`; combined with
+            `value_mask`.
+        attention_mask (Tensor | None): optional boolean or 0/1 integer
+            `(Tq, Tv)` or `(batch, Tq, Tv)`, `True` = may attend. Float masks
+            are refused.
+        attention_bias (Tensor | None): optional float `(Tq, Tv)` or
+            `(batch, Tq, Tv)` (any axis may be 1), added to the scores in
+            float32 before the softmax: relative-position biases, or additive
+            masks (`-inf` blocks a key like a `False` in `attention_mask`; a
+            fully blocked row gets zeros).
+        use_causal_mask (bool): if `True`, query `i` only attends to keys
+            `<= i`.
+        return_attention_scores (bool): also return the attention weights.
+        training (bool | None): whether dropout is active.
 
     Returns:
         The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the

@@ -32,13 +32,14 @@ class AlibiBias(ValidatedLayerMixin, keras.layers.Layer):
     dtype. The layer has no weights.
 
     Args:
-        alibi_bias_max: $b$, the exponent that sets the slopes (`8` in the
-            paper): head $h$'s slope is $2^{-b h / H}$.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        alibi_bias_max (float): $b$, the exponent that sets the slopes (`8` in
+            the paper): head $h$'s slope is $2^{-b h / H}$.
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        attention_scores: `(batch, num_heads, query_length, key_length)`
-            scores (before the softmax).
+        attention_scores (Tensor):
+            `(batch, num_heads, query_length, key_length)` scores (before the
+            softmax).
 
     Returns:
         The biased scores, of the same shape and dtype.

@@ -35,27 +35,28 @@ class TokenAndPositionEmbedding(ValidatedLayerMixin, keras.layers.Layer):
     models whose attention carries positions: RoPE or ALiBi).
 
     Args:
-        vocabulary_size: number of token ids.
-        sequence_length: the longest sequence (size of a learned table).
-        embedding_dim: size of the embeddings.
-        position_embedding: `"learned"`, `"sinusoidal"` or `None` (the
-            spelling of `MultiHeadAttention`, `SelfAttention` and the
-            Transformer blocks; the former `position_encoding` still works,
-            with a `DeprecationWarning`).
-        mask_zero: whether token id 0 is padding; the mask then flows to
+        vocabulary_size (int): number of token ids.
+        sequence_length (int): the longest sequence (size of a learned table).
+        embedding_dim (int): size of the embeddings.
+        position_embedding (str | None): `"learned"`, `"sinusoidal"` or `None`
+            (the spelling of `MultiHeadAttention`, `SelfAttention` and the
+            Transformer blocks; the former `position_encoding` still works, with
+            a `DeprecationWarning`).
+        mask_zero (bool): whether token id 0 is padding; the mask then flows to
             the attention layers downstream.
-        scale_embeddings: multiply token embeddings by
+        scale_embeddings (bool): multiply token embeddings by
             `sqrt(embedding_dim)`.
-        embeddings_initializer: initializer of the token table.
-        max_wavelength: wavelength of the sinusoidal encoding.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        embeddings_initializer (str | keras.initializers.Initializer):
+            initializer of the token table.
+        max_wavelength (float): wavelength of the sinusoidal encoding.
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: int token ids `(batch, length)` (float ids raise a
+        inputs (Tensor): int token ids `(batch, length)` (float ids raise a
             `TypeError`).
-        start_index: position of the first token (cached decoding). With
-            learned positions, `start_index + length` must be at most
-            `sequence_length`.
+        start_index (int | Tensor): position of the first token (cached
+            decoding). With learned positions, `start_index + length` must be at
+            most `sequence_length`.
 
     Returns:
         `(batch, length, embedding_dim)` in the layer's compute dtype.

@@ -57,31 +57,39 @@ class LocalAttention(MultiplicativeAttention):
     blockwise.
 
     Args:
-        window_width: $D$, the half-width of the window (the window holds
+        window_width (int): $D$, the half-width of the window (the window holds
             up to $2D + 1$ source steps).
-        mode: `"monotonic"` (local-m) or `"predictive"` (local-p).
-        score: `"dot"`, `"scaled_dot"`, `"general"` or `"concat"`.
-        units: hidden size of the `"concat"` score (default: the key size).
-        position_units: size of $W_p$'s output in local-p (default: the
-            query size).
-        use_scale: multiply the scores by a learned scalar.
-        dropout: fraction of the attention weights to drop during training.
-        kernel_initializer, kernel_regularizer, kernel_constraint: for the
+        mode (str): `"monotonic"` (local-m) or `"predictive"` (local-p).
+        score (str): `"dot"`, `"scaled_dot"`, `"general"` or `"concat"`.
+        units (int | None): hidden size of the `"concat"` score (default: the
+            key size).
+        position_units (int | None): size of $W_p$'s output in local-p (default:
+            the query size).
+        use_scale (bool): multiply the scores by a learned scalar.
+        dropout (float): fraction of the attention weights to drop during
+            training.
+        kernel_initializer (str | keras.initializers.Initializer): for the
             score's matrices and $W_p$, $v_p$.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        kernel_regularizer (str | keras.regularizers.Regularizer | None): for
+            the same matrices.
+        kernel_constraint (str | keras.constraints.Constraint | None): for the
+            same matrices.
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        query: `(batch, Tq, dq)`, or `(batch, dq)` for a single decoder step.
-        value: `(batch, S, dv)`, the encoder outputs.
-        key: optional `(batch, S, dk)`; defaults to `value`.
-        positions: local-m only: the aligned positions $p_t$, `(batch, Tq)`
-            (or `(batch,)` for a single step; required then). Default: the
-            query indices `0..Tq-1`.
-        query_mask, value_mask, key_mask, attention_mask, use_causal_mask:
-            as in `MultiplicativeAttention`.
-        return_attention_scores: also return the weights.
-        return_positions: also return $p_t$ (float32).
-        training: whether dropout is active.
+        query (Tensor): `(batch, Tq, dq)`, or `(batch, dq)` for a single decoder
+            step.
+        value (Tensor): `(batch, S, dv)`, the encoder outputs.
+        key (Tensor | None): optional `(batch, S, dk)`; defaults to `value`.
+        positions (Tensor | None): local-m only: the aligned positions $p_t$,
+            `(batch, Tq)` (or `(batch,)` for a single step; required then).
+            Default: the query indices `0..Tq-1`.
+        query_mask, value_mask, key_mask, attention_mask (Tensor | None): as in
+            `MultiplicativeAttention`.
+        use_causal_mask (bool): as in `MultiplicativeAttention`.
+        return_attention_scores (bool): also return the weights.
+        return_positions (bool): also return $p_t$ (float32).
+        training (bool | None): whether dropout is active.
 
     Returns:
         The context `(batch, Tq, dv)` (or `(batch, dv)`); then the weights

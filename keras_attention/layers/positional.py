@@ -69,16 +69,17 @@ class SinusoidalPositionalEncoding(_PositionalBase):
     generating step by step gets the encoding of its current position.
 
     Args:
-        max_wavelength: the longest wavelength $\lambda$ (default 10000).
-        mode: `"encoding"` returns the encodings broadcast to the input's
+        max_wavelength (float): the longest wavelength $\lambda$ (default
+            10000).
+        mode (str): `"encoding"` returns the encodings broadcast to the input's
             shape (add them yourself); `"add"` returns `inputs + encodings`.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: `(batch, sequence_length, dim)`; only its shape is used in
-            `"encoding"` mode. A Keras mask on it is passed on unchanged.
-        start_index: position of the first step (int or scalar int tensor),
-            for cached decoding. Default 0.
+        inputs (Tensor): `(batch, sequence_length, dim)`; only its shape is used
+            in `"encoding"` mode. A Keras mask on it is passed on unchanged.
+        start_index (int | Tensor): position of the first step (int or scalar
+            int tensor), for cached decoding. Default 0.
 
     Returns:
         A tensor of the input's shape in the layer's compute dtype.
@@ -141,16 +142,19 @@ class LearnedPositionalEmbedding(_PositionalBase):
     the backend, so size the table for the longest sequence you decode.
 
     Args:
-        sequence_length: number of positions in the table (the longest
+        sequence_length (int): number of positions in the table (the longest
             sequence).
-        initializer: initializer of the table (default `"glorot_uniform"`).
-        mode: `"encoding"` returns the embeddings broadcast to the input's
+        initializer (str | keras.initializers.Initializer): initializer of the
+            table (default `"glorot_uniform"`).
+        mode (str): `"encoding"` returns the embeddings broadcast to the input's
             shape; `"add"` returns `inputs + embeddings`.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: `(batch, length, dim)`. A Keras mask on it is passed on.
-        start_index: position of the first step (int or scalar int tensor).
+        inputs (Tensor): `(batch, length, dim)`. A Keras mask on it is passed
+            on.
+        start_index (int | Tensor): position of the first step (int or scalar
+            int tensor).
 
     Returns:
         A tensor of the input's shape in the layer's compute dtype.

@@ -35,21 +35,22 @@ class RotaryEmbedding(ValidatedLayerMixin, keras.layers.Layer):
     mask passes through.
 
     Args:
-        max_wavelength: the longest wavelength $\lambda$ of the rotations.
-        scaling_factor: divides the positions (linear position
+        max_wavelength (float): the longest wavelength $\lambda$ of the
+            rotations.
+        scaling_factor (float): divides the positions (linear position
             interpolation, to stretch a trained context).
-        sequence_axis: the axis of the steps in the inputs.
-        feature_axis: the axis of the features (its size must be even).
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        sequence_axis (int): the axis of the steps in the inputs.
+        feature_axis (int): the axis of the features (its size must be even).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: a tensor with a batch axis first, a sequence axis and a
+        inputs (Tensor): a tensor with a batch axis first, a sequence axis and a
             feature axis, typically `(batch, T, dim)` or
             `(batch, T, heads, dim)`.
-        start_index: position of the first step (an int or a scalar
-            tensor), for cached decoding.
-        positions: optional `(T,)` or `(batch, T)` positions of the steps;
-            when given, `start_index` is ignored.
+        start_index (int | Tensor): position of the first step (an int or a
+            scalar tensor), for cached decoding.
+        positions (Tensor | None): optional `(T,)` or `(batch, T)` positions of
+            the steps; when given, `start_index` is ignored.
 
     Returns:
         A tensor of the inputs' shape and dtype: the rotated inputs.

@@ -114,12 +114,13 @@ def initial_cell_state(owner, cell, batch_size, cell_state, dtype):
     """The flat initial state of `cell`: `cell_state` checked, or zeros.
 
     Args:
-        owner: the layer named in errors.
-        cell: the wrapped cell.
-        batch_size: the batch size for zeros (an int or a scalar tensor).
-        cell_state: `None`, or the state nested as the cell's `state_size`
-            or flat.
-        dtype: the dtype of the returned tensors.
+        owner (keras.layers.Layer): the layer named in errors.
+        cell (keras.layers.Layer): the wrapped cell.
+        batch_size (int | Tensor): the batch size for zeros (an int or a scalar
+            tensor).
+        cell_state (list[Tensor] | None): `None`, or the state nested as the
+            cell's `state_size` or flat.
+        dtype (str): the dtype of the returned tensors.
 
     Returns:
         A list of `(batch, size)` tensors, one per state size.

@@ -80,35 +80,39 @@ class AttentionDecoder(StepwiseMixin, ValidatedLayerMixin, keras.layers.Layer):
     drawn before the loop).
 
     Args:
-        cell: the RNN cell (`keras.layers.LSTMCell(units)`,
-            `keras.layers.GRUCell(units)`, `keras.layers.StackedRNNCells`,
-            ...), or its serialized config.
-        attention: the attention layer (`AdditiveAttention`,
-            `MultiplicativeAttention`, ..., any layer with their call
-            contract for a single-step query `(batch, dq)`), or its config.
-        style: `"luong"` (default) or `"bahdanau"`.
-        attention_layer_size: size of $W_c$; `None`: $a_t = c_t$.
-        attention_layer: a layer applied to $[c_t; h_t]$ instead of $W_c$.
-        input_feeding: Luong style: feed $a_{t-1}$ with the input (default
-            `True`). The Bahdanau style requires `True`.
-        output_attention: output $a_t$ (`True`) or $h_t$ (`False`).
-        attention_activation: the activation of $W_c$ (default `"tanh"`).
-        return_state: whether to also return the final state (the flat
+        cell (keras.layers.Layer | dict): the RNN cell
+            (`keras.layers.LSTMCell(units)`, `keras.layers.GRUCell(units)`,
+            `keras.layers.StackedRNNCells`, ...), or its serialized config.
+        attention (keras.layers.Layer | dict): the attention layer
+            (`AdditiveAttention`, `MultiplicativeAttention`, ..., any layer with
+            their call contract for a single-step query `(batch, dq)`), or its
+            config.
+        style (str): `"luong"` (default) or `"bahdanau"`.
+        attention_layer_size (int | None): size of $W_c$; `None`: $a_t = c_t$.
+        attention_layer (keras.layers.Layer | dict | None): a layer applied to
+            $[c_t; h_t]$ instead of $W_c$.
+        input_feeding (bool): Luong style: feed $a_{t-1}$ with the input
+            (default `True`). The Bahdanau style requires `True`.
+        output_attention (bool): output $a_t$ (`True`) or $h_t$ (`False`).
+        attention_activation (str | Callable | None): the activation of $W_c$
+            (default `"tanh"`).
+        return_state (bool): whether to also return the final state (the flat
             cell state, then $a_T$), as `keras.layers.RNN` does.
-        **kwargs: base layer arguments (`name`, `dtype`, ...). Sublayers
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...). Sublayers
             given as configs without a dtype get this layer's dtype policy.
 
     Call arguments:
-        inputs: `(batch, T, dx)`, the decoder inputs (teacher forcing).
-        memory: `(batch, S, dm)`, the encoder outputs.
-        initial_state: optional initial cell state, a list of `(batch, size)`
-            tensors (nested as the cell's `state_size`, or flat).
-        inputs_mask: optional boolean `(batch, T)`; filled from the inputs'
-            Keras mask.
-        memory_mask: optional boolean `(batch, S)`; filled from the memory's
-            Keras mask.
-        return_attention_scores: also return the alignment history.
-        training: whether dropout is active.
+        inputs (Tensor): `(batch, T, dx)`, the decoder inputs (teacher forcing).
+        memory (Tensor): `(batch, S, dm)`, the encoder outputs.
+        initial_state (list[Tensor] | None): optional initial cell state, a list
+            of `(batch, size)` tensors (nested as the cell's `state_size`, or
+            flat).
+        inputs_mask (Tensor | None): optional boolean `(batch, T)`; filled from
+            the inputs' Keras mask.
+        memory_mask (Tensor | None): optional boolean `(batch, S)`; filled from
+            the memory's Keras mask.
+        return_attention_scores (bool): also return the alignment history.
+        training (bool | None): whether dropout is active.
 
     Returns:
         The outputs `(batch, T, units)`, `units` being the size of $a_t$

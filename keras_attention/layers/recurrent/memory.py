@@ -57,9 +57,11 @@ class AttentionMemory:
     """What the wrapper attends over during one sequence (not a tracked state).
 
     Args:
-        values: `(batch, S, dm)` memory, padded steps zeroed.
-        keys: the mechanism's projected keys `(batch, S, dk)`, or `None`.
-        mask: boolean `(batch, S)`, `True` for real steps, or `None`.
+        values (Tensor): `(batch, S, dm)` memory, padded steps zeroed.
+        keys (Tensor | None): the mechanism's projected keys `(batch, S, dk)`,
+            or `None`.
+        mask (Tensor | None): boolean `(batch, S)`, `True` for real steps, or
+            `None`.
     """
 
     __slots__ = ("values", "keys", "mask")
@@ -125,12 +127,14 @@ def prepare_memory(mechanism, memory, mask, dtype, query_dim=None):
     """The `AttentionMemory` of `memory` for `mechanism`.
 
     Args:
-        mechanism: the attention layer (built when `query_dim` is given).
-        memory: `(batch, S, dm)` tensor.
-        mask: boolean `(batch, S)` tensor or `None`.
-        dtype: the compute dtype of the values.
-        query_dim: the size of the queries (the cell's output), to project
-            the keys now; `None` leaves them to the mechanism at every step.
+        mechanism (keras.layers.Layer): the attention layer (built when
+            `query_dim` is given).
+        memory (Tensor): `(batch, S, dm)` tensor.
+        mask (Tensor | None): boolean `(batch, S)` tensor or `None`.
+        dtype (str): the compute dtype of the values.
+        query_dim (int | None): the size of the queries (the cell's output), to
+            project the keys now; `None` leaves them to the mechanism at every
+            step.
 
     Returns:
         An `AttentionMemory`.
@@ -146,9 +150,9 @@ def attend(mechanism, query, memory):
     """One step's attention: `(context, alignments)` for a `(batch, dq)` query.
 
     Args:
-        mechanism: the attention layer.
-        query: `(batch, dq)`, in the mechanism's compute dtype.
-        memory: an `AttentionMemory`.
+        mechanism (keras.layers.Layer): the attention layer.
+        query (Tensor): `(batch, dq)`, in the mechanism's compute dtype.
+        memory (AttentionMemory): the prepared memory.
 
     Returns:
         `(batch, dm)` context and `(batch, S)` alignments, in the mechanism's
@@ -202,10 +206,12 @@ class MemoryMixin:
         do not project its keys again.
 
         Args:
-            memory: `(batch, S, dm)`, the encoder outputs.
-            memory_mask: optional boolean `(batch, S)`, `True` for real steps.
-            memory_sequence_length: optional int `(batch,)` lengths, the TF
-                Addons way to give the mask (exclusive with `memory_mask`).
+            memory (Tensor): `(batch, S, dm)`, the encoder outputs.
+            memory_mask (Tensor | None): optional boolean `(batch, S)`, `True`
+                for real steps.
+            memory_sequence_length (Tensor | None): optional int `(batch,)`
+                lengths, the TF Addons way to give the mask (exclusive with
+                `memory_mask`).
 
         Returns:
             The wrapper itself.
@@ -236,8 +242,8 @@ class MemoryMixin:
         every step); its mask `memory_mask`.
 
         Args:
-            memory: `(batch, S, dm)` tensor.
-            memory_mask: optional boolean `(batch, S)` tensor.
+            memory (Tensor): `(batch, S, dm)` tensor.
+            memory_mask (Tensor | None): optional boolean `(batch, S)` tensor.
         """
         query_dim = None
         if self.built and projects_keys_once(
@@ -282,11 +288,12 @@ class MemoryMixin:
         previous memory comes back after the block.
 
         Args:
-            memory: a `(batch, S, dm)` tensor (set as `setup_memory` does),
-                or an `AttentionMemory` already prepared (`prepare_memory`),
-                used as it is.
-            memory_mask: optional boolean `(batch, S)` (tensors only).
-            alignments: whether the outputs carry the alignments as with
+            memory (Tensor | AttentionMemory): a `(batch, S, dm)` tensor (set
+                as `setup_memory` does), or an `AttentionMemory` already
+                prepared (`prepare_memory`), used as it is.
+            memory_mask (Tensor | None): optional boolean `(batch, S)` (tensors
+                only).
+            alignments (bool): whether the outputs carry the alignments as with
                 `alignment_history=True` (`split_outputs` separates them).
 
         Yields:

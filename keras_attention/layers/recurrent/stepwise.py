@@ -27,11 +27,11 @@ class StepwiseMixin:
         not project its keys again.
 
         Args:
-            memory: `(batch, S, dm)`, the encoder outputs.
-            cell_state: optional initial cell state (e.g. the encoder's final
-                `[h, c]`); zeros otherwise.
-            memory_mask: optional boolean `(batch, S)`, `True` for real
-                source steps.
+            memory (Tensor): `(batch, S, dm)`, the encoder outputs.
+            cell_state (list[Tensor] | None): optional initial cell state (e.g.
+                the encoder's final `[h, c]`); zeros otherwise.
+            memory_mask (Tensor | None): optional boolean `(batch, S)`, `True`
+                for real source steps.
 
         Returns:
             A dict with `"cell_state"` (list of tensors), `"attention"`
@@ -80,11 +80,12 @@ class StepwiseMixin:
         ```
 
         Args:
-            inputs: `(batch, dx)`, the input of this step (e.g. the embedded
-                previous token).
-            state: the dict of `get_initial_state` or of the previous step
-                (without `"memory_keys"`, the keys are projected at this step).
-            training: whether dropout is active (default `False`).
+            inputs (Tensor): `(batch, dx)`, the input of this step (e.g. the
+                embedded previous token).
+            state (dict): the dict of `get_initial_state` or of the previous
+                step (without `"memory_keys"`, the keys are projected at this
+                step).
+            training (bool): whether dropout is active (default `False`).
 
         Returns:
             `(outputs, new_state)`: `(batch, units)` and a dict of the

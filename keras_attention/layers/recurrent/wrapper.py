@@ -92,34 +92,36 @@ class AttentionWrapper(MemoryMixin, ValidatedLayerMixin, keras.layers.Layer):
     attention mechanism per wrapper.
 
     Args:
-        cell: the wrapped RNN cell (`keras.layers.LSTMCell(units)`, ...), or
-            its serialized config.
-        attention_mechanism: an attention layer of this package
-            (`AdditiveAttention`, `MultiplicativeAttention`, ...), or any layer
-            called as `attention(query, value, value_mask=...,
-            return_attention_scores=True)` with a single-step query
-            `(batch, dq)`; or its serialized config.
-        attention_layer_size: if set, $a_t = \phi(W_c [c_t; h_t])$ with $W_c$
-            a bias-free `Dense(attention_layer_size)`.
-        alignment_history: whether the cell output carries the alignments
+        cell (keras.layers.Layer | dict): the wrapped RNN cell
+            (`keras.layers.LSTMCell(units)`, ...), or its serialized config.
+        attention_mechanism (keras.layers.Layer | dict): an attention layer of
+            this package (`AdditiveAttention`, `MultiplicativeAttention`, ...),
+            or any layer called as
+            `attention(query, value, value_mask=..., return_attention_scores=True)`
+            with a single-step query `(batch, dq)`; or its serialized config.
+        attention_layer_size (int | None): if set, $a_t = \phi(W_c [c_t; h_t])$
+            with $W_c$ a bias-free `Dense(attention_layer_size)`.
+        alignment_history (bool): whether the cell output carries the alignments
             $\alpha_t$ `(batch, S)` after the output vector.
-        output_attention: whether the cell outputs $a_t$ (`True`, the
+        output_attention (bool): whether the cell outputs $a_t$ (`True`, the
             default, as in TF Addons) or the wrapped cell's output $h_t$.
-        attention_layer: a layer $g$ applied to $[c_t; h_t]$ instead of
-            $W_c$ (exclusive with `attention_layer_size`);
-            `keras.layers.Identity()` outputs $[c_t; h_t]$ itself.
-        style: `"luong"` (attend with $h_t$) or `"bahdanau"` (attend with
+        attention_layer (keras.layers.Layer | dict | None): a layer $g$ applied
+            to $[c_t; h_t]$ instead of $W_c$ (exclusive with
+            `attention_layer_size`); `keras.layers.Identity()` outputs
+            $[c_t; h_t]$ itself.
+        style (str): `"luong"` (attend with $h_t$) or `"bahdanau"` (attend with
             $h_{t-1}$ and feed $c_t$ into the cell).
-        input_feeding: Luong style: whether $a_{t-1}$ is concatenated to the
-            input. The Bahdanau style always feeds $c_t$ and requires `True`.
-        attention_activation: $\phi$, the activation of $W_c$ (default
-            `"tanh"`).
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        input_feeding (bool): Luong style: whether $a_{t-1}$ is concatenated to
+            the input. The Bahdanau style always feeds $c_t$ and requires
+            `True`.
+        attention_activation (str | Callable | None): $\phi$, the activation of
+            $W_c$ (default `"tanh"`).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: `(batch, dx)`, the input of one step.
-        states: the flat state list (see above).
-        training: whether dropout in the wrapped layers is active.
+        inputs (Tensor): `(batch, dx)`, the input of one step.
+        states (list[Tensor]): the flat state list (see above).
+        training (bool | None): whether dropout in the wrapped layers is active.
 
     Returns:
         `(output, new_states)`: the output `(batch, output_size)` and the new
@@ -267,10 +269,11 @@ class AttentionWrapper(MemoryMixin, ValidatedLayerMixin, keras.layers.Layer):
         """The initial flat state: the cell state (zeros or given), zero $a_0$.
 
         Args:
-            batch_size: the batch size; defaults to the memory's.
-            cell_state: optional initial state of the wrapped cell (e.g. the
-                final `[h, c]` of an LSTM encoder), nested as the cell's
-                `state_size` or flat.
+            batch_size (int | Tensor | None): the batch size; defaults to the
+                memory's.
+            cell_state (list[Tensor] | None): optional initial state of the
+                wrapped cell (e.g. the final `[h, c]` of an LSTM encoder),
+                nested as the cell's `state_size` or flat.
 
         Returns:
             A list of tensors: the flat cell state, then $a_0 = 0$.
