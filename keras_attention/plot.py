@@ -216,18 +216,14 @@ def plot_attention_heads(
     """Plot the attention matrix of every head in a grid of heatmaps.
 
     Args:
-        weights (np.ndarray | Tensor): `(heads, Tq, Tk)` array or tensor
-            (leading axes of size 1, such as a batch of one, are dropped), e.g.
-            the scores of
-            `MultiHeadAttention(..., return_attention_scores=True)` for one
-            batch item.
+        weights (np.ndarray | Tensor): `(heads, Tq, Tk)` (leading axes of size
+            1, such as a batch of one, are dropped), e.g. one batch item of the
+            scores of `MultiHeadAttention(..., return_attention_scores=True)`.
         source_tokens (list[str] | str | None): labels of the columns (see
             `plot_attention`).
-        target_tokens (list[str] | str | None): labels of the rows (see
-            `plot_attention`).
+        target_tokens (list[str] | str | None): labels of the rows, likewise.
         ncols (int): number of heatmaps per row. Defaults to `4`.
-        titles (list[str] | None): one title per head; defaults to `"head 1"`,
-            `"head 2"`, ...
+        titles (list[str] | None): one title per head (default `"head 1"`, ...).
         figsize (tuple[float, float] | None): the figure size; by default from
             the grid and token counts.
         **kwargs (Any): passed to `plot_attention` (`cmap`, `pad_token`, `vmin`,
