@@ -3,11 +3,9 @@
 import keras
 from keras import ops
 
-from keras_attention.core.masking import band_mask, combine_masks
 from keras_attention.core.scores import resolve_score
 from keras_attention.core.validation import (
     ValidatedLayerMixin,
-    check_attention_mask,
     check_bool,
     check_choice,
     check_divides,
@@ -17,17 +15,20 @@ from keras_attention.core.validation import (
     check_rank,
     check_rate,
     check_required_value,
+    check_seed,
     errors_as,
     takes_argument,
 )
-from keras_attention.core.windowed import window_extent
-from keras_attention.layers.additive import AdditiveAttention
+from keras_attention.layers.classic_self_attention import (
+    check_classic_arguments,
+    classic_attention,
+    classic_attention_class,
+    window_mask,
+)
 from keras_attention.layers.deprecation import rename_config, renamed
 from keras_attention.layers.multi_head import POSITIONS, MultiHeadAttention
-from keras_attention.layers.multiplicative import MultiplicativeAttention
 from keras_attention.layers.weight_settings import WeightSettingsMixin
 
-# Classic single-head scores: the sequence itself is the value (no projections).
 # The canonical scores (core.scores) SelfAttention offers: "scaled_dot" is
 # multi-head (MultiHeadAttention), the others the classic single-head layers.
 SCORES = ("scaled_dot", "dot", "general", "additive")
@@ -210,12 +211,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         self.rope_max_wavelength = check_positive_float(
             self, "rope_max_wavelength", rope_max_wavelength
         )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(
-                f"SelfAttention: `seed` must be an int or None; received "
-                f"{seed!r} of type {type(seed).__name__}."
-            )
-        self.seed = seed
+        self.seed = check_seed(self, seed)
         self._check_score_arguments()
         self._init_weight_settings(
             kernel_initializer,
@@ -238,66 +234,52 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
         # Configs saved before the rename load without a warning.
         return super().from_config(rename_config(cls, config, _RENAMED))
 
-    def _seed_kwargs(self, cls):
-        """`{"seed": seed}` if the sublayer class takes one (else `{}`)."""
-        if self.seed is None or not takes_argument(cls, "seed"):
-            return {}
-        return {"seed": self.seed}
-
     @property
     def _multi_head(self):
         return self._score == "scaled_dot"
 
-    def _check_score_arguments(self):
-        additive = "(it sizes the additive score)"
+    @property
+    def _attention_class(self):
         if self._multi_head:
+            return MultiHeadAttention
+        return classic_attention_class(self._score)
+
+    def _check_score_arguments(self):
+        """Arguments that `score` leaves unused must be unset."""
+        if not self._multi_head:
+            check_classic_arguments(self)
+        if self._score != "additive":
             check_required_value(
-                self, "units", self.units, None, f"with score='scaled_dot' {additive}"
+                self,
+                "units",
+                self.units,
+                None,
+                f"with score={self.score!r} (it sizes the additive score)",
             )
+        if self._multi_head:
             # The sublayer validates its own arguments now rather than at
             # build (an odd default key_dim with RoPE is only known then).
             with errors_as(self, MultiHeadAttention):
-                MultiHeadAttention(
-                    **self._multi_head_kwargs(self.key_dim or 2),
-                    name="argument_check",
-                )
-            return
-        single_head_only = {
-            "num_heads": (self.num_heads, 1),
-            "key_dim": (self.key_dim, None),
-            "value_dim": (self.value_dim, None),
-            "num_key_value_heads": (self.num_key_value_heads, None),
-            "output_dim": (self.output_dim, None),
-            "position_embedding": (self.position_embedding, None),
-        }
-        for name, (value, allowed) in single_head_only.items():
-            check_required_value(
-                self,
-                name,
-                value,
-                allowed,
-                f"with the classic single-head score={self.score!r} (no projections)",
-                "For projected multi-head attention with this score use "
-                "MultiHeadAttention(score=...) on (x, x).",
-            )
-        if self._score != "additive":
-            check_required_value(
-                self, "units", self.units, None, f"with score={self.score!r} {additive}"
-            )
+                self._make_attention(2 * self.num_heads, "argument_check")
 
-    def _multi_head_kwargs(self, key_dim):
-        return {
-            "num_heads": self.num_heads,
-            "key_dim": key_dim,
-            "value_dim": self.value_dim,
-            "num_key_value_heads": self.num_key_value_heads,
-            "dropout": self.dropout,
-            "use_bias": self.use_bias,
-            "output_dim": self.output_dim,
-            "window": self.window,
-            "position_embedding": self.position_embedding,
-            "rope_max_wavelength": self.rope_max_wavelength,
-        }
+    def _make_attention(self, dim, name, **settings):
+        """The attention sublayer over `dim` input features (unbuilt)."""
+        settings.update(dropout=self.dropout, name=name)
+        if not self._multi_head:
+            units = self.units or dim
+            return classic_attention(self._score, units, self.use_bias, **settings)
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim or dim // self.num_heads,
+            value_dim=self.value_dim,
+            num_key_value_heads=self.num_key_value_heads,
+            use_bias=self.use_bias,
+            output_dim=self.output_dim,
+            window=self.window,
+            position_embedding=self.position_embedding,
+            rope_max_wavelength=self.rope_max_wavelength,
+            **settings,
+        )
 
     # ------------------------------------------------------------------ build
     def _check_input_shape(self, inputs_shape):
@@ -314,55 +296,24 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
 
     def build(self, inputs_shape, attention_mask_shape=None):
         shape = self._check_input_shape(inputs_shape)
-        with self._sublayer_errors(self._attention_class):
-            self._build(shape)
-        self.built = True
-
-    @property
-    def _attention_class(self):
-        if self._multi_head:
-            return MultiHeadAttention
-        if self._score == "additive":
-            return AdditiveAttention
-        return MultiplicativeAttention
-
-    def _build(self, shape):
-        dim = shape[-1]
-        common = {
-            "dtype": self.dtype_policy,
-            **self._weight_settings_config(),
-            **self._seed_kwargs(self._attention_class),
-        }
-        if self._multi_head:
-            if not self.key_dim:
-                check_divides(
-                    self,
-                    "num_heads",
-                    self.num_heads,
-                    dim,
-                    "the feature size of `inputs`",
-                    "`key_dim` defaults to it divided by `num_heads`: pass "
-                    "`key_dim` explicitly.",
-                )
-            key_dim = self.key_dim or dim // self.num_heads
-            self._attention = MultiHeadAttention(
-                **self._multi_head_kwargs(key_dim), name="attention", **common
+        if self._multi_head and not self.key_dim:
+            check_divides(
+                self,
+                "num_heads",
+                self.num_heads,
+                shape[-1],
+                "the feature size of `inputs`",
+                "`key_dim` defaults to it divided by `num_heads`: pass "
+                "`key_dim` explicitly.",
             )
+        cls = self._attention_class
+        settings = {"dtype": self.dtype_policy, **self._weight_settings_config()}
+        if self.seed is not None and takes_argument(cls, "seed"):
+            settings["seed"] = self.seed
+        with self._sublayer_errors(cls):
+            self._attention = self._make_attention(shape[-1], "attention", **settings)
             self._attention.build(shape, shape)
-        else:
-            if self._score == "additive":
-                self._attention = AdditiveAttention(
-                    units=self.units or dim,
-                    use_bias=self.use_bias,
-                    dropout=self.dropout,
-                    name="attention",
-                    **common,
-                )
-            else:
-                self._attention = MultiplicativeAttention(
-                    score=self._score, dropout=self.dropout, name="attention", **common
-                )
-            self._attention.build(shape, shape)
+        self.built = True
 
     # ------------------------------------------------------------------- call
     def call(
@@ -380,7 +331,9 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
             self.use_causal_mask if use_causal_mask is None else bool(use_causal_mask)
         )
         if not self._multi_head:
-            attention_mask = self._single_head_mask(inputs, attention_mask, causal)
+            attention_mask = window_mask(
+                self, inputs, attention_mask, self.window, causal
+            )
         with self._sublayer_errors(self._attention):
             result = self._attention(
                 inputs,
@@ -397,23 +350,6 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
             return result
         output, weights = result
         return output, ops.expand_dims(weights, 1)
-
-    def _single_head_mask(self, inputs, attention_mask, causal):
-        """The explicit mask and the window band for the single-head layers.
-
-        (`MultiHeadAttention` builds the band itself.) The sublayer checks
-        the mask it receives; the one it would receive here is combined
-        with the band, so it is checked first.
-        """
-        if self.window is None:
-            return attention_mask
-        batch, length = inputs.shape[0], inputs.shape[1]
-        check_attention_mask(self, attention_mask, batch, length, length, heads=1)
-        if attention_mask is not None and len(attention_mask.shape) == 4:
-            attention_mask = attention_mask[:, 0]
-        length = ops.shape(inputs)[1]
-        left, right = window_extent(self.window, causal)
-        return combine_masks(attention_mask, band_mask(length, length, left, right))
 
     # ------------------------------------------------------------------ Keras
     def compute_mask(self, inputs, mask=None):
