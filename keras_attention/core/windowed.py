@@ -24,7 +24,9 @@ not depend on the block index.
 Because a query and its context keys always sit at the same distance inside
 a block, an ALiBi bias (`alibi_slopes`) is a constant `(heads, block,
 context)` tensor too; dropout on the weights (`dropout_fn`) applies to the
-blocked weights as it would to the full ones.
+blocked weights as it would to the full ones. The blocks, their context and
+masks are `keras_attention.core.window_blocks`; the argument checks, shared
+with the reference, `keras_attention.core.window_inputs`.
 
 `reference_sliding_window_attention` computes the same thing the plain
 `O(T^2)` way (`attend` with a full band mask); `blocked_window_is_cheaper`

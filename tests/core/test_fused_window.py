@@ -115,7 +115,7 @@ def test_bad_arguments():
         (131, 1, 2, 1),  # the smallest window
     ],
 )
-def test_forced_path_equals_blocked_and_band_masked_attention(
+def test_cpu_kernels_equal_blocked_and_band_masked_attention(
     length, window, heads, kv_heads, causal
 ):
     q, k, v = _inputs(length, heads, kv_heads)
@@ -170,10 +170,10 @@ def test_default_scale_and_value_head_size():
 
 
 @needs_fused
-def test_jax_jit_and_gradients_on_the_forced_path():
+def test_jax_jit_and_gradients_of_the_cpu_kernel():
     if BACKEND != "jax":
         pytest.skip(
-            "jit and gradients of the forced path are checked on JAX only: "
+            "jit and gradients of the CPU kernels are checked on JAX only: "
             "torch's flex_attention has no backward on CPU and is compiled "
             "(torch.compile) only on CUDA"
         )
