@@ -143,6 +143,9 @@ TYPED = [
     "layers.embedding",
     "layers.rotary",
     "layers.alibi",
+    "layers.base",
+    "layers.head_projections",
+    "layers.multi_head",
     "layers.recurrent",
     "plot",
 ]

@@ -68,6 +68,14 @@ def keras_band(sliding_window, causal):
     return (reach, 0) if causal else (reach, reach)
 
 
+def layer_band(window, sliding_window, causal):
+    """The band of the library's `window` or Keras' `sliding_window` (one of
+    them set, or neither: `None`)."""
+    if sliding_window is not None:
+        return keras_band(sliding_window, causal)
+    return window_band(window, causal)
+
+
 def _blocked_window(band, causal):
     """The `window` of `sliding_window_attention` for `band`, or `None`."""
     left, right = band

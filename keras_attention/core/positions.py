@@ -21,6 +21,8 @@ import math
 
 from keras import ops
 
+from keras_attention.core._messages import owner_name
+
 
 def rotate_half(
     x, positions, max_wavelength=10000.0, scaling_factor=1.0, sequence_axis=1
@@ -127,15 +129,38 @@ def alibi_distance_bias(slopes, distance, causal=True):
     return -ops.reshape(ops.cast(slopes, "float32"), shape) * distance
 
 
-PositionScheme = collections.namedtuple(
-    "PositionScheme", ["name", "kind", "rotate", "distance_bias"]
-)
-PositionScheme.__doc__ = """One positional scheme of the registry.
+class PositionScheme(
+    collections.namedtuple(
+        "PositionScheme", ["name", "kind", "rotate", "distance_bias"]
+    )
+):
+    """One positional scheme of the registry.
 
-`kind` is `"rotate"` (`rotate(x, positions, max_wavelength)` turns
-`(batch, T, heads, d)` queries or keys) or `"bias"` (`distance_bias(num_heads)`
-returns `fn(distance, causal) -> (heads, ..., Tq, Tk)` float32 scores).
-"""
+    `kind` is `"rotate"` (`rotate(x, positions, max_wavelength)` turns
+    `(batch, T, heads, d)` queries or keys) or `"bias"`
+    (`distance_bias(num_heads)` returns `fn(distance, causal) -> (heads, ...,
+    Tq, Tk)` float32 scores).
+    """
+
+    def check_head_dim(self, owner, argument, dim):
+        """Raise unless `dim` fits the scheme (rotations need an even size)."""
+        if self.kind == "rotate" and dim % 2:
+            raise ValueError(
+                f"{owner_name(owner)}: `{argument}` must be even with "
+                f"position_embedding={self.name!r}; received {argument}={dim}."
+            )
+
+    def rotate_from(self, x, offset, max_wavelength, sequence_axis=2):
+        """`x` rotated at positions `offset, offset + 1, ...` along
+        `sequence_axis` (heads-first by default); `x` itself for a bias."""
+        if self.kind != "rotate":
+            return x
+        positions = ops.arange(ops.shape(x)[sequence_axis]) + offset
+        return self.rotate(x, positions, max_wavelength, sequence_axis=sequence_axis)
+
+    def bias_for(self, num_heads):
+        """The `distance_bias` function of `num_heads` heads, or `None`."""
+        return self.distance_bias(num_heads) if self.kind == "bias" else None
 
 
 def _alibi_for_heads(num_heads):

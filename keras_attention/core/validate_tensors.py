@@ -229,12 +229,15 @@ def check_shape(owner, name, shape, expected):
         )
 
 
-def check_kv_cache(owner, cache, index, query_shape, kv_heads, key_dim):
+def check_kv_cache(
+    owner, cache, index, query_shape, kv_heads, key_dim, value_dim=None
+):
     """Raise unless `cache` and `cache_update_index` fit a KV-cached call.
 
     `cache` is `(batch, 2, max_length, kv_heads, key_dim)` (or `None`, and
     then `index` must be `None` too); a Python `index` must leave room for the
     `query_shape = (batch, Tq)` new steps: `0 <= index <= max_length - Tq`.
+    Keys and values share the cache, so `value_dim` must be `key_dim`.
     """
     batch, query_length = query_shape
     if cache is None:
@@ -247,6 +250,14 @@ def check_kv_cache(owner, cache, index, query_shape, kv_heads, key_dim):
                 )
             )
         return
+    if value_dim is not None and value_dim != key_dim:
+        raise ValueError(
+            _message(
+                owner,
+                "a KV `cache` needs `value_dim` == `key_dim`; received "
+                f"value_dim={value_dim}, key_dim={key_dim}.",
+            )
+        )
     shape = tuple(cache.shape)
     expected = (batch, 2, None, kv_heads, key_dim)
     if len(shape) != 5 or not all(

@@ -89,14 +89,24 @@ class BaseAttention(AttentionLayer):
     """Base class of the single-head query/value attention layers.
 
     Args:
-        dropout: fraction of the attention weights to drop during training.
-        query_chunk_size: if set, process queries in chunks of this size so
-            that score intermediates are bounded by `query_chunk_size * Tk`
-            rows instead of `Tq * Tk` (see `keras_attention.core.attend`).
-        kernel_initializer, kernel_regularizer, kernel_constraint: for the
+        dropout (float): fraction of the attention weights to drop during
+            training.
+        query_chunk_size (int | None): if set, process queries in chunks of
+            this size so that score intermediates are bounded by
+            `query_chunk_size * Tk` rows instead of `Tq * Tk` (see
+            `keras_attention.core.attend`).
+        kernel_initializer (str | keras.initializers.Initializer): of the
             score's matrices and vectors.
-        bias_initializer, bias_regularizer, bias_constraint: for its biases.
-        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+        bias_initializer (str | keras.initializers.Initializer): of its biases.
+        kernel_regularizer (str | keras.regularizers.Regularizer | None): of
+            the score's matrices and vectors.
+        bias_regularizer (str | keras.regularizers.Regularizer | None): of its
+            biases.
+        kernel_constraint (str | keras.constraints.Constraint | None): of the
+            score's matrices and vectors.
+        bias_constraint (str | keras.constraints.Constraint | None): of its
+            biases.
+        **kwargs (Any): base `keras.layers.Layer` arguments (`name`, `dtype`).
     """
 
     def __init__(
@@ -234,19 +244,9 @@ class BaseAttention(AttentionLayer):
         """
         if key is None:
             key, key_mask = value, None
-        query_shape, value_shape, _ = self._check_shapes(
-            query.shape, value.shape, key.shape
-        )
-        self.check_masks(
-            query,
-            value,
-            key,
-            (query_mask, value_mask, key_mask),
-            (attention_mask, attention_bias),
-            heads=1,
-            key_length=value_shape[1],
-        )
-        single_step = len(query_shape) == 2
+        masks = (query_mask, value_mask, key_mask)
+        self._check_call(query, value, key, masks, (attention_mask, attention_bias))
+        single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, 1)
             if query_mask is not None:
@@ -257,7 +257,6 @@ class BaseAttention(AttentionLayer):
         query, value, key = inert_inputs(
             query, value, key, query_mask, value_mask, key_mask, attention_mask
         )
-
         mask = compute_attention_mask(
             ops.shape(query)[1],
             ops.shape(value)[1],
@@ -276,42 +275,74 @@ class BaseAttention(AttentionLayer):
         if locate is None and self.can_fuse(training, return_attention_scores):
             output, weights = self.fused_call(query, key, value, mask, bias), None
         else:
-            projected_query, projected_key = self.project(query, key)
-            dropout_fn = None
-            if self.dropout > 0 or weights_fn is not None:
-
-                def dropout_fn(weights):
-                    if weights_fn is not None:
-                        weights = weights_fn(weights)
-                    if self.dropout > 0:
-                        weights = self._dropout_layer(weights, training=training)
-                    return weights
-
-            score_fn, score_args = self.score, ()
-            chunk_size = self.query_chunk_size if locate is None else None
-            if chunk_size:
-                score_fn, score_args = self._score_with_explicit_weights()
-            result = attend(
-                projected_query,
-                projected_key,
+            output, weights = self._explicit_attention(
+                query,
+                key,
                 value,
-                score_fn,
-                mask=mask,
-                dropout_fn=dropout_fn,
-                query_chunk_size=chunk_size,
-                return_weights=return_attention_scores,
-                score_args=score_args,
-                bias=bias,
+                mask,
+                bias,
+                weights_fn,
+                training,
+                return_attention_scores,
+                chunked=locate is None,
             )
-            output, weights = result if return_attention_scores else (result, None)
-        output = ops.cast(output, self.compute_dtype)
-        results = [output]
+        results = [ops.cast(output, self.compute_dtype)]
         if return_attention_scores:
             results.append(ops.cast(weights, self.compute_dtype))
         results.extend(extras)
         if single_step:
             results = [ops.squeeze(x, 1) for x in results]
         return pack(results)
+
+    def _check_call(self, query, value, key, masks, attention):
+        _, value_shape, _ = self._check_shapes(query.shape, value.shape, key.shape)
+        self.check_masks(
+            query, value, key, masks, attention, heads=1, key_length=value_shape[1]
+        )
+
+    def _explicit_attention(
+        self,
+        query,
+        key,
+        value,
+        mask,
+        bias,
+        weights_fn,
+        training,
+        return_weights,
+        chunked,
+    ):
+        """Project, score, softmax, `weights_fn` and dropout, `weights @ v`
+        (`core.attend.attend`), in query chunks when `chunked` and the layer
+        has a `query_chunk_size`. Returns `(output, weights or None)`."""
+        projected_query, projected_key = self.project(query, key)
+        dropout_fn = None
+        if self.dropout > 0 or weights_fn is not None:
+
+            def dropout_fn(weights):
+                if weights_fn is not None:
+                    weights = weights_fn(weights)
+                if self.dropout > 0:
+                    weights = self._dropout_layer(weights, training=training)
+                return weights
+
+        score_fn, score_args = self.score, ()
+        chunk_size = self.query_chunk_size if chunked else None
+        if chunk_size:
+            score_fn, score_args = self._score_with_explicit_weights()
+        result = attend(
+            projected_query,
+            projected_key,
+            value,
+            score_fn,
+            mask=mask,
+            dropout_fn=dropout_fn,
+            query_chunk_size=chunk_size,
+            return_weights=return_weights,
+            score_args=score_args,
+            bias=bias,
+        )
+        return result if return_weights else (result, None)
 
     def _score_with_explicit_weights(self):
         """`self.score` as a function of the layer's weight values.
