@@ -40,7 +40,7 @@ if [ "${GPU_CHECK_SKIP_TESTS:-0}" != 1 ]; then
     # The Keras-contract checks (save/load, dtype policies) are left to CI.
     KERAS_BACKEND=$backend timeout 180 "$PY" -m pytest -q -x -p no:cacheprovider \
       -k "not keras_contract" tests/core/test_attend.py tests/core/test_fused_window.py \
-      tests/layers/test_multi_head.py tests/test_decoding.py 2>&1 | tail -4
+      tests/layers/test_multi_head.py tests/test_decoding.py tests/decoding 2>&1 | tail -4
     status=$((status | PIPESTATUS[0]))
   done
 fi
