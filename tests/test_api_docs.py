@@ -148,6 +148,19 @@ TYPED = [
     "layers.multi_head",
     "layers.recurrent",
     "plot",
+    "core.attend",
+    "core.dispatch",
+    "core.fused_window",
+    "core.kv_cache",
+    "core.masking",
+    "core.positions",
+    "core.scores",
+    "core.validate_layers",
+    "core.validate_tensors",
+    "core.validation",
+    "core.window_blocks",
+    "core.window_inputs",
+    "core.windowed",
 ]
 
 

@@ -190,15 +190,16 @@ def attend(
     """Attention with an explicit weights matrix.
 
     Args:
-        query: `(..., Tq, dq)`.
-        key: `(..., Tk, dk)`.
-        value: `(..., Tk, dv)`.
-        score_fn: `score_fn(query, key, *score_args) -> (..., Tq, Tk)` float32
-            scores (see `keras_attention.core.scores`).
-        mask: boolean, broadcastable to `(..., Tq, Tk)`, `True` = attend.
-        dropout_fn: optional function applied to the weights (training
+        query (Tensor): `(..., Tq, dq)`.
+        key (Tensor): `(..., Tk, dk)`.
+        value (Tensor): `(..., Tk, dv)`.
+        score_fn (Callable): `score_fn(query, key, *score_args) -> (..., Tq, Tk)`
+            float32 scores (see `keras_attention.core.scores`).
+        mask (Tensor | None): boolean, broadcastable to `(..., Tq, Tk)`, `True` =
+            attend.
+        dropout_fn (Callable | None): optional function applied to the weights (training
             dropout).
-        query_chunk_size: if set, queries are processed in chunks of this
+        query_chunk_size (int | None): if set, queries are processed in chunks of this
             many, so that the score intermediates of only one chunk exist at a
             time (the softmax runs over keys, so chunks are independent). This
             bounds the backward pass too: each chunk is rematerialised
@@ -207,13 +208,13 @@ def attend(
             when ops execute eagerly (torch, eager TensorFlow), and in an
             `ops.map` loop under a compiler (JAX, TensorFlow graphs and XLA)
             or when the query length is unknown.
-        return_weights: also return the attention weights. Chunks then
+        return_weights (bool): also return the attention weights. Chunks then
             run in a Python loop without rematerialisation (or not at all
             when the query length is unknown).
-        score_args: extra tensors passed to `score_fn` (for example weights
+        score_args (tuple): extra tensors passed to `score_fn` (for example weights
             read from variables: passing them explicitly lets the
             rematerialised chunks differentiate with respect to them).
-        bias: optional additive bias, broadcastable to `(..., Tq, Tk)`,
+        bias (Tensor | None): optional additive bias, broadcastable to `(..., Tq, Tk)`,
             added to the float32 scores before the masked softmax (chunked
             along the query axis like `mask`).
 
@@ -278,16 +279,17 @@ def fused_attention(
     (the fused kernels would give NaN or uniform weights there).
 
     Args:
-        query: `(batch, Tq, heads, d)`.
-        key: `(batch, Tk, kv_heads, d)`.
-        value: `(batch, Tk, kv_heads, d)`.
-        mask: boolean, broadcastable to `(batch, heads, Tq, Tk)`, or `None`.
-        scale: multiplier of the scores; default `1 / sqrt(d)`.
-        is_causal: apply a top-left aligned causal mask in the kernel.
-        bias: optional additive float bias, broadcastable to `(batch, heads,
-            Tq, Tk)` (`(Tq, Tk)` and `(batch, Tq, Tk)` forms too), added to
-            the scaled scores. With a mask, masked entries are folded into
-            it (PyTorch's kernel takes one or the other).
+        query (Tensor): `(batch, Tq, heads, d)`.
+        key (Tensor): `(batch, Tk, kv_heads, d)`.
+        value (Tensor): `(batch, Tk, kv_heads, d)`.
+        mask (Tensor | None): boolean, broadcastable to `(batch, heads, Tq, Tk)`, or
+            `None`.
+        scale (float | None): multiplier of the scores; default `1 / sqrt(d)`.
+        is_causal (bool): apply a top-left aligned causal mask in the kernel.
+        bias (Tensor | None): optional additive float bias, broadcastable to `(batch,
+            heads, Tq, Tk)` (`(Tq, Tk)` and `(batch, Tq, Tk)` forms too), added to the
+            scaled scores. With a mask, masked entries are folded into it (PyTorch's
+            kernel takes one or the other).
 
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.

@@ -153,31 +153,34 @@ def attention(
     """Multi-head attention over projected, heads-first inputs.
 
     Args:
-        query: `(batch, heads, Tq, d)`.
-        key: `(batch, kv_heads, Tk, d)`; `kv_heads` divides `heads`
+        query (Tensor): `(batch, heads, Tq, d)`.
+        key (Tensor): `(batch, kv_heads, Tk, d)`; `kv_heads` divides `heads`
             (grouped-query attention).
-        value: `(batch, kv_heads, Tk, dv)`.
-        score_fn: `score_fn(query, key) -> (batch, heads, Tq, Tk)` float32
-            scores, or `None` for the scaled dot product (the only score
-            the fused kernels compute).
-        scale: the scaled dot product's multiplier (default `1/sqrt(d)`).
-        query_mask: boolean `(batch, Tq)` or `None`.
-        key_mask: boolean `(batch, Tk)` (value and key masks combined).
-        attention_mask: boolean, broadcastable to `(batch, heads, Tq, Tk)`.
-        bias: float32, broadcastable to `(batch, heads, Tq, Tk)`, added to
-            the scores.
-        causal: query `i` sees keys `<= i + causal_offset`.
-        causal_offset: position of the first query (cached decoding; a
+        value (Tensor): `(batch, kv_heads, Tk, dv)`.
+        score_fn (Callable | None): `score_fn(query, key) -> (batch, heads, Tq, Tk)`
+            float32 scores, or `None` for the scaled dot product (the only score the
+            fused kernels compute).
+        scale (float | None): the scaled dot product's multiplier (default `1/sqrt(d)`).
+        query_mask (Tensor | None): boolean `(batch, Tq)` or `None`.
+        key_mask (Tensor | None): boolean `(batch, Tk)` (value and key masks combined).
+        attention_mask (Tensor | None): boolean, broadcastable to `(batch, heads, Tq,
+            Tk)`.
+        bias (Tensor | None): float32, broadcastable to `(batch, heads, Tq, Tk)`, added
+            to the scores.
+        causal (bool): query `i` sees keys `<= i + causal_offset`.
+        causal_offset (int | Tensor): position of the first query (cached decoding; a
             nonzero offset means the keys are a cache).
-        band: `(left, right)`: query `i` sees keys `i + offset - left ..
-            i + offset + right` (see `window_band`, `keras_band`), or `None`.
-        distance_bias: `fn(distance, causal) -> (heads, Tq, Tk)` float32
-            bias from query-key distances (`core.positions`), or `None`.
-        dropout_fn: applied to the float32 weights (active dropout only).
-        return_weights: also return the weights.
-        same_length: the caller knows `Tq == Tk` (self-attention) even
+        band (tuple[int, int] | None): `(left, right)`: query `i` sees keys
+            `i + offset - left .. i + offset + right` (see `window_band`,
+            `keras_band`), or `None`.
+        distance_bias (Callable | None): `fn(distance, causal) -> (heads, Tq, Tk)`
+            float32 bias from query-key distances (`core.positions`), or `None`.
+        dropout_fn (Callable | None): applied to the float32 weights (active dropout
+            only).
+        return_weights (bool): also return the weights.
+        same_length (bool): the caller knows `Tq == Tk` (self-attention) even
             where a length is unknown.
-        allow_fused: `False` keeps the fused kernels out (explicit weights or
+        allow_fused (bool): `False` keeps the fused kernels out (explicit weights or
             the blocked window only).
 
     Returns:

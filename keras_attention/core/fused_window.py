@@ -79,13 +79,13 @@ def fused_sliding_window_attention(query, key, value, window, causal=True, scale
     the kernel. See the module docstring for each backend's conditions.
 
     Args:
-        query: `(batch, T, heads, d)`.
-        key: `(batch, T, kv_heads, d)`; `kv_heads` divides `heads`
+        query (Tensor): `(batch, T, heads, d)`.
+        key (Tensor): `(batch, T, kv_heads, d)`; `kv_heads` divides `heads`
             (grouped-query attention).
-        value: `(batch, T, kv_heads, dv)` (JAX needs `dv == d`).
-        window: window size, a positive int.
-        causal: causal window (default) or symmetric window.
-        scale: multiplier of the scores; default `1 / sqrt(d)`.
+        value (Tensor): `(batch, T, kv_heads, dv)` (JAX needs `dv == d`).
+        window (int): window size, a positive int.
+        causal (bool): causal window (default) or symmetric window.
+        scale (float | None): multiplier of the scores; default `1 / sqrt(d)`.
 
     Returns:
         `(batch, T, heads, dv)` in `value`'s dtype, or `None`.

@@ -25,9 +25,9 @@ def causal_mask(query_length, key_length, offset=0):
     `offset` (a Python int or a scalar tensor).
 
     Args:
-        query_length: number of queries (int or scalar tensor).
-        key_length: number of keys (int or scalar tensor).
-        offset: position of the first query among the keys.
+        query_length (int | Tensor): number of queries (int or scalar tensor).
+        key_length (int | Tensor): number of keys (int or scalar tensor).
+        offset (int | Tensor): position of the first query among the keys.
 
     Returns:
         A boolean tensor of shape `(query_length, key_length)`.
@@ -44,11 +44,11 @@ def band_mask(query_length, key_length, left, right=0, offset=0):
     keys; `left=right=w` a symmetric window. Edges are clipped naturally.
 
     Args:
-        query_length: number of queries.
-        key_length: number of keys.
-        left: how many keys before the aligned position may be seen (>= 0).
-        right: how many keys after the aligned position may be seen (>= 0).
-        offset: position of the first query among the keys.
+        query_length (int | Tensor): number of queries.
+        key_length (int | Tensor): number of keys.
+        left (int): how many keys before the aligned position may be seen (>= 0).
+        right (int): how many keys after the aligned position may be seen (>= 0).
+        offset (int | Tensor): position of the first query among the keys.
 
     Returns:
         A boolean tensor of shape `(query_length, key_length)`.
@@ -72,8 +72,8 @@ def padding_mask(query_mask=None, value_mask=None):
     """Combine per-token padding masks into a `(batch, Tq, Tk)`-broadcastable mask.
 
     Args:
-        query_mask: `(batch, Tq)` boolean, or `None`.
-        value_mask: `(batch, Tk)` boolean, or `None`.
+        query_mask (Tensor | None): `(batch, Tq)` boolean, or `None`.
+        value_mask (Tensor | None): `(batch, Tk)` boolean, or `None`.
 
     Returns:
         A boolean tensor broadcastable to `(batch, Tq, Tk)`, or `None` when
@@ -115,15 +115,15 @@ def compute_attention_mask(
     """The one place where every mask source of a layer call is combined.
 
     Args:
-        query_length: number of queries `Tq`.
-        key_length: number of keys `Tk`.
-        query_mask: `(batch, Tq)` padding mask of the query, or `None`.
-        value_mask: `(batch, Tk)` padding mask of the value, or `None`.
-        key_mask: `(batch, Tk)` padding mask of the key, or `None`.
-        attention_mask: explicit mask of shape `(Tq, Tk)`, `(batch, Tq, Tk)`
-            or `(batch, heads, Tq, Tk)`, or `None`.
-        use_causal_mask: whether to add a causal mask.
-        causal_offset: position of the first query (cached decoding).
+        query_length (int | Tensor): number of queries `Tq`.
+        key_length (int | Tensor): number of keys `Tk`.
+        query_mask (Tensor | None): `(batch, Tq)` padding mask of the query, or `None`.
+        value_mask (Tensor | None): `(batch, Tk)` padding mask of the value, or `None`.
+        key_mask (Tensor | None): `(batch, Tk)` padding mask of the key, or `None`.
+        attention_mask (Tensor | None): explicit mask of shape `(Tq, Tk)`, `(batch, Tq,
+            Tk)` or `(batch, heads, Tq, Tk)`, or `None`.
+        use_causal_mask (bool): whether to add a causal mask.
+        causal_offset (int | Tensor): position of the first query (cached decoding).
 
     Returns:
         A boolean mask broadcastable to `(batch, [heads,] Tq, Tk)`, or `None`
@@ -145,9 +145,9 @@ def masked_softmax(scores, mask=None, axis=-1):
     weights of a plain softmax, and never NaN).
 
     Args:
-        scores: float tensor of any float dtype.
-        mask: boolean tensor broadcastable to `scores`, `True` = keep.
-        axis: the axis to normalise over.
+        scores (Tensor): float tensor of any float dtype.
+        mask (Tensor | None): boolean tensor broadcastable to `scores`, `True` = keep.
+        axis (int): the axis to normalise over.
 
     Returns:
         A float32 tensor of `scores`' broadcast shape.
@@ -212,10 +212,10 @@ def inert_padding(x, mask, axis=1):
     """`x` with the positions that `mask` excludes replaced by zeros.
 
     Args:
-        x: a tensor with batch axis 0 and time axis `axis`: `(batch, T, ...)`
+        x (Tensor): a tensor with batch axis 0 and time axis `axis`: `(batch, T, ...)`
             by default, `(batch, heads, T, d)` with `axis=2`.
-        mask: boolean `(batch | 1, T)`, `True` = real data, or `None`.
-        axis: the time axis of `x`.
+        mask (Tensor | None): boolean `(batch | 1, T)`, `True` = real data, or `None`.
+        axis (int): the time axis of `x`.
 
     Returns:
         A tensor like `x`; `x` itself when `mask` is `None`. The gradient of

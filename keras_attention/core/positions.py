@@ -35,12 +35,12 @@ def rotate_half(
     positions only through `m - n`.
 
     Args:
-        x: `(batch, T, heads, d)` with `d` even (any layout with the steps
+        x (Tensor): `(batch, T, heads, d)` with `d` even (any layout with the steps
             on `sequence_axis` and the features last).
-        positions: `(T,)` or `(batch, T)` positions of the `T` steps.
-        max_wavelength: the longest wavelength.
-        scaling_factor: divides the positions (position interpolation).
-        sequence_axis: the axis of `x` that holds the steps (1 for
+        positions (Tensor): `(T,)` or `(batch, T)` positions of the `T` steps.
+        max_wavelength (float): the longest wavelength.
+        scaling_factor (float): divides the positions (position interpolation).
+        sequence_axis (int): the axis of `x` that holds the steps (1 for
             `(batch, T, heads, d)`, 2 for heads-first `(batch, heads, T, d)`).
 
     Returns:
@@ -115,9 +115,9 @@ def alibi_distance_bias(slopes, distance, causal=True):
     """ALiBi's bias `-m_h * distance` (`|distance|` for a symmetric window).
 
     Args:
-        slopes: float32 `(heads,)` slopes `m_h` (see `alibi_slopes`).
-        distance: float32 `(..., Tq, Tk)` distances `query - key position`.
-        causal: keys after the query are masked anyway; otherwise the
+        slopes (Tensor): float32 `(heads,)` slopes `m_h` (see `alibi_slopes`).
+        distance (Tensor): float32 `(..., Tq, Tk)` distances `query - key position`.
+        causal (bool): keys after the query are masked anyway; otherwise the
             absolute distance is used.
 
     Returns:

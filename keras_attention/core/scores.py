@@ -32,8 +32,8 @@ def dot_score(query, key):
     """Luong's dot score: `score(h_t, h_s) = h_t^T h_s`.
 
     Args:
-        query: `(..., Tq, d)`.
-        key: `(..., Tk, d)`.
+        query (Tensor): `(..., Tq, d)`.
+        key (Tensor): `(..., Tk, d)`.
 
     Returns:
         float32 scores `(..., Tq, Tk)`.
@@ -45,9 +45,9 @@ def scaled_dot_score(query, key, scale=None):
     """Vaswani's scaled dot score: `score(q, k) = q^T k / sqrt(d)`.
 
     Args:
-        query: `(..., Tq, d)`.
-        key: `(..., Tk, d)`.
-        scale: multiplier of the dot products; defaults to `1 / sqrt(d)`.
+        query (Tensor): `(..., Tq, d)`.
+        key (Tensor): `(..., Tk, d)`.
+        scale (float | None): multiplier of the dot products; defaults to `1 / sqrt(d)`.
 
     Returns:
         float32 scores `(..., Tq, Tk)`.
@@ -61,9 +61,9 @@ def general_score(query, key, kernel):
     """Luong's general score: `score(h_t, h_s) = h_t^T W_a h_s`.
 
     Args:
-        query: `(..., Tq, dq)`.
-        key: `(..., Tk, dk)`.
-        kernel: `W_a`, shape `(dq, dk)`.
+        query (Tensor): `(..., Tq, dq)`.
+        key (Tensor): `(..., Tk, dk)`.
+        kernel (Tensor): `W_a`, shape `(dq, dk)`.
 
     Returns:
         float32 scores `(..., Tq, Tk)`.
@@ -93,13 +93,13 @@ def additive_score(
     `W_a` split into its query and key halves.
 
     Args:
-        query: `(..., Tq, dq)`, or already projected `(..., Tq, units)` when
+        query (Tensor): `(..., Tq, dq)`, or already projected `(..., Tq, units)` when
             `query_kernel` is `None`.
-        key: `(..., Tk, dk)`, or already projected when `key_kernel` is `None`.
-        attention_v: `v`, shape `(units,)`.
-        query_kernel: `W_q`, shape `(dq, units)`, or `None`.
-        key_kernel: `W_k`, shape `(dk, units)`, or `None`.
-        bias: `b`, shape `(units,)`, or `None`.
+        key (Tensor): `(..., Tk, dk)`, or already projected when `key_kernel` is `None`.
+        attention_v (Tensor): `v`, shape `(units,)`.
+        query_kernel (Tensor | None): `W_q`, shape `(dq, units)`, or `None`.
+        key_kernel (Tensor | None): `W_k`, shape `(dk, units)`, or `None`.
+        bias (Tensor | None): `b`, shape `(units,)`, or `None`.
 
     Returns:
         float32 scores `(..., Tq, Tk)`. This materialises a
@@ -121,10 +121,10 @@ def location_score(query, kernel, key_length):
     """Luong's location score (eq. 8): `a_t = softmax(W_a h_t)`, keys unused.
 
     Args:
-        query: `(..., Tq, dq)`.
-        kernel: `W_a`, shape `(dq, max_length)`; its first `key_length`
+        query (Tensor): `(..., Tq, dq)`.
+        kernel (Tensor): `W_a`, shape `(dq, max_length)`; its first `key_length`
             columns score the `key_length` source positions.
-        key_length: number of keys `Tk` (<= `max_length`).
+        key_length (int): number of keys `Tk` (<= `max_length`).
 
     Returns:
         float32 scores `(..., Tq, Tk)`.
@@ -162,10 +162,11 @@ def resolve_score(owner, value, allowed):
     """The canonical name of the score `value`, checked against `allowed`.
 
     Args:
-        owner: the layer (or a name) that errors are reported for.
-        value: the `score` argument as the user spelt it (a canonical name
+        owner (keras.layers.Layer | str): the layer (or a name) that errors are reported
+            for.
+        value (str): the `score` argument as the user spelt it (a canonical name
             or an alias from `SCORE_ALIASES`).
-        allowed: the canonical names the owner computes.
+        allowed (Sequence[str]): the canonical names the owner computes.
 
     Returns:
         The canonical name (a key of `SCORES`).

@@ -162,8 +162,9 @@ def errors_as(owner, sublayers, arguments=None):
     pass unchanged.
 
     Args:
-        owner: the composite (a layer, or a function's name).
-        sublayers: a sublayer, a layer class, a name, or a list of them.
-        arguments: `{sublayer argument: composite argument}`.
+        owner (keras.layers.Layer | str): the composite (a layer, or a function's name).
+        sublayers (keras.layers.Layer | type | str | list): a sublayer, a layer class, a
+            name, or a list of them.
+        arguments (dict[str, str] | None): `{sublayer argument: composite argument}`.
     """
     return _ErrorsAs(owner, sublayers, arguments)

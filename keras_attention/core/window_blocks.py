@@ -160,12 +160,12 @@ def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, ca
     """Window attention of `(batch, heads, T, d)` inputs through `blocks`.
 
     Args:
-        blocks: the `WindowBlocks` of the sequence and the window.
-        query, key, value: inert inputs (padding as zeros).
-        scale: multiplier of the scores, or `None` for `1 / sqrt(d)`.
-        masks: `(query_mask, key_mask, dropout_fn)`.
-        distance_bias: a function of the distances, or `None`.
-        causal: passed to `distance_bias`.
+        blocks (WindowBlocks): the `WindowBlocks` of the sequence and the window.
+        query, key, value (Tensor): inert inputs (padding as zeros).
+        scale (float | None): multiplier of the scores, or `None` for `1 / sqrt(d)`.
+        masks (tuple): `(query_mask, key_mask, dropout_fn)`.
+        distance_bias (Callable | None): a function of the distances, or `None`.
+        causal (bool): passed to `distance_bias`.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype.

@@ -22,9 +22,13 @@ def prepare_window_inputs(
     """Checked, inert `(window, query, key, value, distance_bias)`.
 
     Args:
-        query, key, value, window, causal, scale, alibi_slopes,
-            distance_bias: as in `sliding_window_attention`.
-        masks: `(query_mask, key_mask, dropout_fn)`, as there.
+        query, key, value (Tensor): as in `sliding_window_attention`.
+        window (int): as there.
+        causal (bool): as there.
+        scale (float | None): as there.
+        masks (tuple): `(query_mask, key_mask, dropout_fn)`, as there.
+        alibi_slopes (Sequence[float] | Tensor | None): as there.
+        distance_bias (Callable | None): as there.
 
     Returns:
         The window as an int, the inputs with their padding as zeros, and

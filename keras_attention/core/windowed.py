@@ -64,8 +64,8 @@ def window_extent(window, causal=True):
     """How far a window reaches: `(left, right)` as taken by `band_mask`.
 
     Args:
-        window: the window size (positive int); see the module docstring.
-        causal: causal (`window` keys up to and including the query) or
+        window (int): the window size (positive int); see the module docstring.
+        causal (bool): causal (`window` keys up to and including the query) or
             symmetric (`window` keys on each side).
 
     Returns:
@@ -95,12 +95,12 @@ def blocked_window_is_cheaper(length, window, causal=True, block_size=None):
     it scores at most half as many pairs: `C * block_size <= T / 2`.
 
     Args:
-        length: sequence length `T` (a Python int; `None` when unknown, in
+        length (int | None): sequence length `T` (a Python int; `None` when unknown, in
             which case the blocked path is chosen: its cost is bounded; a
             zero length never is).
-        window: the window size.
-        causal: causal or symmetric window.
-        block_size: block size, or `None` for `default_block_size`.
+        window (int): the window size.
+        causal (bool): causal or symmetric window.
+        block_size (int | None): block size, or `None` for `default_block_size`.
 
     Returns:
         `True` if `sliding_window_attention` should be used rather than
@@ -134,13 +134,13 @@ def use_blocked_window(
     a score the blocked core computes, no KV cache).
 
     Args:
-        query_length: `Tq`, a Python int, or `None` when unknown.
-        key_length: `Tk`, a Python int, or `None` when unknown.
-        window: the window size.
-        causal: causal or symmetric window.
-        same_length: the caller knows that `Tq == Tk` (e.g. the query and the
+        query_length (int | None): `Tq`, a Python int, or `None` when unknown.
+        key_length (int | None): `Tk`, a Python int, or `None` when unknown.
+        window (int): the window size.
+        causal (bool): causal or symmetric window.
+        same_length (bool): the caller knows that `Tq == Tk` (e.g. the query and the
             key are the same tensor) even where a length is `None`.
-        block_size: block size, or `None` for `default_block_size`.
+        block_size (int | None): block size, or `None` for `default_block_size`.
 
     Returns:
         `True` if `sliding_window_attention` should be used.
@@ -186,29 +186,30 @@ def sliding_window_attention(
     `reference_sliding_window_attention` up to float rounding.
 
     Args:
-        query: `(batch, heads, T, d)`.
-        key: `(batch, heads, T, d)`, the same length as `query`.
-        value: `(batch, heads, T, dv)`.
-        window: window size, a positive int (see above); `window >= T`
+        query (Tensor): `(batch, heads, T, d)`.
+        key (Tensor): `(batch, heads, T, d)`, the same length as `query`.
+        value (Tensor): `(batch, heads, T, dv)`.
+        window (int): window size, a positive int (see above); `window >= T`
             gives full (causal) attention.
-        causal: causal window (default) or symmetric window.
-        scale: multiplier of the scores; default `1 / sqrt(d)`.
-        query_mask: `(batch, T)` boolean padding mask of the queries
+        causal (bool): causal window (default) or symmetric window.
+        scale (float | None): multiplier of the scores; default `1 / sqrt(d)`.
+        query_mask (Tensor | None): `(batch, T)` boolean padding mask of the queries
             (`True` = real token), or `None`.
-        key_mask: `(batch, T)` boolean padding mask of the keys/values, or
-            `None`.
-        block_size: positions per block; default `max(window, 32)`, at most
+        key_mask (Tensor | None): `(batch, T)` boolean padding mask of the keys/values,
+            or `None`.
+        block_size (int | None): positions per block; default `max(window, 32)`, at most
             `T`. Any positive value is correct; `window` (or a divisor of it)
             keeps the number of context keys per query near the window.
-        alibi_slopes: optional ALiBi slopes `m_h`, one per head (a list or a
-            `(heads,)` tensor; see `keras_attention.core.alibi_slopes`).
-        dropout_fn: optional function of the float32 weights before they
-            multiply the values (training dropout); it sees the blocked
-            weights `(batch, heads, T/b, b, C*b)`, zero outside the window.
-        distance_bias: optional `fn(distance, causal) -> (heads, ..., Tq,
-            Tk)` float32 bias from the `query - key` position distances (a
-            `keras_attention.core.positions` scheme); `alibi_slopes` is its
-            ALiBi case. At most one of the two.
+        alibi_slopes (Sequence[float] | Tensor | None): optional ALiBi slopes `m_h`, one
+            per head (a list or a `(heads,)` tensor; see
+            `keras_attention.core.alibi_slopes`).
+        dropout_fn (Callable | None): optional function of the float32 weights before
+            they multiply the values (training dropout); it sees the blocked weights
+            `(batch, heads, T/b, b, C*b)`, zero outside the window.
+        distance_bias (Callable | None): optional `fn(distance, causal) -> (heads, ...,
+            Tq, Tk)` float32 bias from the `query - key` position distances (a
+            `keras_attention.core.positions` scheme); `alibi_slopes` is its ALiBi case.
+            At most one of the two.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype.
@@ -270,11 +271,16 @@ def reference_sliding_window_attention(
     needed, and as the reference in tests.
 
     Args:
-        query, key, value, window, causal, scale, query_mask, key_mask,
-            alibi_slopes, dropout_fn, distance_bias: as in
-            `sliding_window_attention`
-            (`dropout_fn` sees the full weights `(batch, heads, T, T)`).
-        return_weights: also return the float32 weights `(batch, heads, T, T)`.
+        query, key, value (Tensor): as in `sliding_window_attention`.
+        window (int): as there.
+        causal (bool): as there.
+        scale (float | None): as there.
+        query_mask, key_mask (Tensor | None): as there.
+        alibi_slopes (Sequence[float] | Tensor | None): as there.
+        dropout_fn (Callable | None): as there, but it sees the full weights
+            `(batch, heads, T, T)`.
+        distance_bias (Callable | None): as there.
+        return_weights (bool): also return the float32 weights `(batch, heads, T, T)`.
 
     Returns:
         `(batch, heads, T, dv)` in `value`'s dtype, and the weights if
