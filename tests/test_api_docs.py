@@ -161,6 +161,17 @@ TYPED = [
     "core.window_blocks",
     "core.window_inputs",
     "core.windowed",
+    "datasets.anki",
+    "datasets.dates",
+    "datasets.german_numbers",
+    "datasets.number_spelling",
+    "datasets.number_words",
+    "datasets.pairs",
+    "datasets.prose",
+    "datasets.tasks",
+    "datasets.text",
+    "datasets.tokenizers",
+    "datasets.vocabulary",
 ]
 
 

@@ -10,8 +10,8 @@ def import_extra(module, corpora):
     """Imports `module` of the `datasets` extra, or says how to install it.
 
     Args:
-        module: the module to import, e.g. `"num2words"` or `"babel.dates"`.
-        corpora: what needs it, for the message (`"date"`: "The date corpora
+        module (str): the module to import, e.g. `"num2words"` or `"babel.dates"`.
+        corpora (str): what needs it, for the message (`"date"`: "The date corpora
             need `babel`").
 
     Returns:

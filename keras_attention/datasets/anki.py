@@ -25,7 +25,7 @@ def anki_url(language):
     """The download address of the English-`language` archive.
 
     Args:
-        language: the ISO 639-3 code of manythings.org (`"spa"`, `"fra"`,
+        language (str): the ISO 639-3 code of manythings.org (`"spa"`, `"fra"`,
             `"deu"`, `"ita"`, ...).
 
     Returns:
@@ -58,8 +58,9 @@ def read_anki_file(path, num_examples=None):
     `spa.txt` does not), which is dropped. Blank lines are skipped.
 
     Args:
-        path: the path of the `.txt` file (UTF-8).
-        num_examples: read only the first `num_examples` pairs; `None` for all.
+        path (str | os.PathLike): the path of the `.txt` file (UTF-8).
+        num_examples (int | None): read only the first `num_examples` pairs; `None` for
+            all.
 
     Returns:
         A list of `(english, other)` pairs of unmodified strings.
@@ -130,19 +131,20 @@ def load_anki_pairs(
     roughly by increasing length, so `num_examples` keeps short sentences.
 
     Args:
-        language: the manythings.org code of the other language (`"spa"`,
+        language (str): the manythings.org code of the other language (`"spa"`,
             `"fra"`, `"deu"`, ...).
-        path: a local tab-separated file to read instead of downloading.
-        num_examples: keep the first `num_examples` pairs; `None` for all.
-        reverse: `False` for English -> other pairs, `True` for other ->
+        path (str | os.PathLike | None): a local tab-separated file to read instead of
+            downloading.
+        num_examples (int | None): keep the first `num_examples` pairs; `None` for all.
+        reverse (bool): `False` for English -> other pairs, `True` for other ->
             English.
-        normalization: Unicode normal form (see `preprocess_sentence`).
-        lowercase: whether to lower-case both sides.
-        strip_accents: whether to drop accents, as the TensorFlow tutorial.
-        space_punctuation: whether to put spaces around punctuation.
-        origin: another download address for the archive.
-        file_hash: the expected SHA-256 or MD5 of the archive, or `None`.
-        cache_dir: where Keras caches the download (default `~/.keras`).
+        normalization (str | None): Unicode normal form (see `preprocess_sentence`).
+        lowercase (bool): whether to lower-case both sides.
+        strip_accents (bool): whether to drop accents, as the TensorFlow tutorial.
+        space_punctuation (bool): whether to put spaces around punctuation.
+        origin (str | None): another download address for the archive.
+        file_hash (str | None): the expected SHA-256 or MD5 of the archive, or `None`.
+        cache_dir (str | None): where Keras caches the download (default `~/.keras`).
 
     Returns:
         A list of `(source, target)` string pairs.

@@ -23,10 +23,10 @@ def format_date(date, locale="en", format="long"):
     """Writes a date in a locale's format, or as ISO 8601.
 
     Args:
-        date: a `datetime.date`.
-        locale: a CLDR locale name known to `babel` (`"en"`, `"de"`, `"fr"`,
+        date (datetime.date): the date.
+        locale (str): a CLDR locale name known to `babel` (`"en"`, `"de"`, `"fr"`,
             `"es"`, `"en_GB"`, ...); ignored for `format="iso"`.
-        format: `"short"`, `"medium"`, `"long"` or `"full"` (the CLDR
+        format (str): `"short"`, `"medium"`, `"long"` or `"full"` (the CLDR
             formats of `babel.dates.format_date`), `"iso"` for `YYYY-MM-DD`,
             or a CLDR pattern such as `"d MMMM y"`.
 
@@ -74,16 +74,17 @@ def dates(
     which makes a date-normalisation task (many human formats -> ISO).
 
     Args:
-        num_examples: how many pairs, at most the number of days in range.
-        source_locale: the locale of the source texts (e.g. `"en"`).
-        target_locale: the locale of the target texts (e.g. `"de"`, `"fr"`).
-        source_format: a format for `format_date` (`"short"`, `"medium"`,
-            `"long"`, `"full"`, `"iso"` or a CLDR pattern), or a sequence of
+        num_examples (int): how many pairs, at most the number of days in range.
+        source_locale (str): the locale of the source texts (e.g. `"en"`).
+        target_locale (str): the locale of the target texts (e.g. `"de"`, `"fr"`).
+        source_format (str | Sequence[str]): a format for `format_date` (`"short"`,
+            `"medium"`, `"long"`, `"full"`, `"iso"` or a CLDR pattern), or a sequence of
             them to draw from.
-        target_format: likewise for the targets; `"iso"` gives `YYYY-MM-DD`.
-        start: the earliest date, a `datetime.date`.
-        end: the latest date, included.
-        seed: the random seed; the same seed gives the same pairs.
+        target_format (str | Sequence[str]): likewise for the targets; `"iso"` gives
+            `YYYY-MM-DD`.
+        start (datetime.date): the earliest date.
+        end (datetime.date): the latest date, included.
+        seed (int): the random seed; the same seed gives the same pairs.
 
     Returns:
         A list of `(source_text, target_text)` pairs.

@@ -59,7 +59,7 @@ def split_german_number_words(text):
     token of its own. `join_german_number_words` is the exact inverse.
 
     Args:
-        text: German number words below a million, e.g.
+        text (str): German number words below a million, e.g.
             `"zwölf, neunhundertvier"`. Words must be separated by
             punctuation, not by spaces alone.
 
@@ -101,7 +101,7 @@ def join_german_number_words(tokens):
     `detokenize_words` (", " between the numbers of a list).
 
     Args:
-        tokens: a sequence of sub-word and punctuation tokens, such as
+        tokens (Sequence[str]): a sequence of sub-word and punctuation tokens, such as
             `split_german_number_words` makes.
 
     Returns:

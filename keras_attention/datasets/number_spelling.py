@@ -27,7 +27,7 @@ def fix_german_number_words(text):
     """Corrects num2words' German "...einstausend" to "...eintausend".
 
     Args:
-        text: German number words from `num2words(n, lang="de")`.
+        text (str): German number words from `num2words(n, lang="de")`.
 
     Returns:
         The corrected `str` (unchanged when there is nothing to correct).
@@ -75,8 +75,8 @@ def number_to_words(n, lang="en"):
     for all of them with num2words 0.5.14; the tests check a sample).
 
     Args:
-        n: an integer in [0, 999999].
-        lang: `"en"` or `"de"`.
+        n (int): an integer in [0, 999999].
+        lang (str): `"en"` or `"de"`.
 
     Returns:
         The number words, a `str`.

@@ -42,10 +42,10 @@ def number_pairs(values, separator=LIST_SEPARATOR):
     """English -> German pairs for the given numbers (or lists of numbers).
 
     Args:
-        values: an iterable whose items are integers in 0..999,999 or
-            sequences of them (a list becomes one pair, its numbers joined
+        values (Iterable[int | Sequence[int]]): an iterable whose items are integers in
+            0..999,999 or sequences of them (a list becomes one pair, its numbers joined
             by `separator`).
-        separator: what joins the numbers of a list, in both languages.
+        separator (str): what joins the numbers of a list, in both languages.
 
     Returns:
         A list of `(english, german)` pairs.
@@ -124,10 +124,10 @@ def sample_numbers(num_examples, max_value=MAX_VALUE, seed=0, always_include=100
     in which case it is taken whole and the rest is shared among the others.
 
     Args:
-        num_examples: how many numbers, at most `max_value + 1`.
-        max_value: the largest number, at most 999,999.
-        seed: the random seed.
-        always_include: the numbers `0..always_include - 1` are all drawn
+        num_examples (int): how many numbers, at most `max_value + 1`.
+        max_value (int): the largest number, at most 999,999.
+        seed (int): the random seed.
+        always_include (int): the numbers `0..always_include - 1` are all drawn
             whenever `num_examples` allows it, so that every number word
             below 100 is in the corpus (keep them in training with
             `make_splits(..., keep_in_train=number_pairs(range(100)))`).
@@ -179,10 +179,10 @@ def numbers(num_examples, max_value=MAX_VALUE, seed=0):
     `num_examples >= 100`.
 
     Args:
-        num_examples: how many pairs.
-        max_value: the largest number, at most 999,999 (German number words
+        num_examples (int): how many pairs.
+        max_value (int): the largest number, at most 999,999 (German number words
             stop being single words at a million).
-        seed: the random seed; the same seed gives the same pairs.
+        seed (int): the random seed; the same seed gives the same pairs.
 
     Returns:
         A list of `(english, german)` pairs, e.g.
@@ -227,12 +227,12 @@ def number_lists(
     separate numbers.
 
     Args:
-        num_examples: how many pairs.
-        max_numbers: the longest list.
-        max_value: the largest number in a list, at most 999,999.
-        seed: the random seed; the same seed gives the same pairs.
-        min_numbers: the shortest list.
-        balance_digits: whether each digit count is equally likely (`True`)
+        num_examples (int): how many pairs.
+        max_numbers (int): the longest list.
+        max_value (int): the largest number in a list, at most 999,999.
+        seed (int): the random seed; the same seed gives the same pairs.
+        min_numbers (int): the shortest list.
+        balance_digits (bool): whether each digit count is equally likely (`True`)
             or each number (`False`: 90% of 0..999 have three digits).
 
     Returns:

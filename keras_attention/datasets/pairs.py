@@ -55,15 +55,15 @@ def encode_pairs(
     `keras.layers.Embedding(mask_zero=True)` masks the padding.
 
     Args:
-        pairs: a sequence of `(source_text, target_text)`.
-        source_vocab: the `Vocabulary` of the source texts.
-        target_vocab: the `Vocabulary` of the target texts.
-        max_source_length: the width of `"source"`; `None` for the longest
+        pairs (Sequence[tuple[str, str]]): a sequence of `(source_text, target_text)`.
+        source_vocab (Vocabulary): the `Vocabulary` of the source texts.
+        target_vocab (Vocabulary): the `Vocabulary` of the target texts.
+        max_source_length (int | None): the width of `"source"`; `None` for the longest
             source in `pairs`.
-        max_target_length: the width of `"decoder_input"` and
+        max_target_length (int | None): the width of `"decoder_input"` and
             `"decoder_target"` (target tokens plus one); `None` for the
             longest target in `pairs` plus one.
-        truncate: what to do with a sequence longer than its width: `False`
+        truncate (bool): what to do with a sequence longer than its width: `False`
             raises a `ValueError`, `True` cuts it (a cut target loses its
             end token).
 
@@ -118,9 +118,11 @@ class TranslationData:
     Made by `make_splits`; no source text appears in two splits.
 
     Args:
-        train: list of `(source_text, target_text)` pairs to train on.
-        validation: list of pairs for model selection and early stopping.
-        test: list of held-out pairs for the final evaluation.
+        train (list[tuple[str, str]]): list of `(source_text, target_text)` pairs to
+            train on.
+        validation (list[tuple[str, str]]): list of pairs for model selection and early
+            stopping.
+        test (list[tuple[str, str]]): list of held-out pairs for the final evaluation.
 
     Returns:
         A frozen dataclass; iterate over `.train`, `.validation`, `.test`.
@@ -182,15 +184,15 @@ def make_splits(
     translations) is in two splits.
 
     Args:
-        pairs: a sequence of `(source_text, target_text)`.
-        validation: the share of source texts for validation: a float
+        pairs (Sequence[tuple[str, str]]): a sequence of `(source_text, target_text)`.
+        validation (float | int): the share of source texts for validation: a float
             fraction in [0, 1) of all distinct source texts, or an int count.
-        test: the share for the held-out test split, likewise.
-        seed: the random seed of the shuffle.
-        keep_in_train: source texts (or pairs) that always go to the training
-            split, e.g. `number_pairs(range(100))` so that a model sees every
-            number word below 100; `None` for none.
-        deduplicate: whether to drop repeated identical pairs.
+        test (float | int): the share for the held-out test split, likewise.
+        seed (int): the random seed of the shuffle.
+        keep_in_train (Iterable[str | tuple[str, str]] | None): source texts (or pairs)
+            that always go to the training split, e.g. `number_pairs(range(100))` so
+            that a model sees every number word below 100; `None` for none.
+        deduplicate (bool): whether to drop repeated identical pairs.
 
     Returns:
         A `TranslationData` with shuffled `train`, `validation` and `test`

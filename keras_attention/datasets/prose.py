@@ -52,7 +52,7 @@ def clean_text(text):
     is kept (the pydoc topics indent grammar rules and code).
 
     Args:
-        text: a `str`.
+        text (str): the text.
 
     Returns:
         The cleaned `str`.
@@ -84,7 +84,7 @@ def pydoc_topics_text(clean=True):
     (it changes a little between Python versions).
 
     Args:
-        clean: apply `clean_text`. Defaults to `True`.
+        clean (bool): apply `clean_text`. Defaults to `True`.
 
     Returns:
         A `str` (about 460,000 characters).
@@ -115,12 +115,12 @@ def load_prose(corpus="pydoc", path=None, cache_dir=None, file_hash=None, clean=
     `~/.keras/datasets`, or `cache_dir`).
 
     Args:
-        corpus: `"pydoc"` or `"shakespeare"`.
-        path: optional path of a local UTF-8 copy of the corpus (for
-            `"shakespeare"`, `input.txt`); any text file works.
-        cache_dir: where `keras.utils.get_file` keeps the download.
-        file_hash: optional SHA-256 or MD5 to verify the download.
-        clean: apply `clean_text`. Defaults to `True`.
+        corpus (str): `"pydoc"` or `"shakespeare"`.
+        path (str | os.PathLike | None): optional path of a local UTF-8 copy of the
+            corpus (for `"shakespeare"`, `input.txt`); any text file works.
+        cache_dir (str | None): where `keras.utils.get_file` keeps the download.
+        file_hash (str | None): optional SHA-256 or MD5 to verify the download.
+        clean (bool): apply `clean_text`. Defaults to `True`.
 
     Returns:
         The text, a `str`.
@@ -167,7 +167,7 @@ class CharVocabulary:
     """A character vocabulary: ids `0..len-1` for the sorted characters.
 
     Args:
-        characters: the characters, an iterable of 1-character strings
+        characters (Iterable[str]): the characters, an iterable of 1-character strings
             (duplicates are dropped; the ids follow sorted order).
 
     Returns:
@@ -263,9 +263,10 @@ def split_blocks(ids, validation_fraction=0.1, num_blocks=10):
     the end would hold only the last few topics).
 
     Args:
-        ids: rank-1 int array, the encoded corpus.
-        validation_fraction: float in (0, 1). Defaults to `0.1`.
-        num_blocks: int >= 1. Defaults to `10`.
+        ids (np.ndarray): rank-1 int array, the encoded corpus.
+        validation_fraction (float): the share of each block held out, in
+            (0, 1). Defaults to `0.1`.
+        num_blocks (int): how many blocks, at least 1. Defaults to `10`.
 
     Returns:
         A tuple `(train_segments, validation_segments)` of two lists of
@@ -329,10 +330,10 @@ def next_char_windows(segments, sequence_length, stride=None):
     from one segment into the next.
 
     Args:
-        segments: a rank-1 int array or a list of them (e.g. one list of
-            `split_blocks`).
-        sequence_length: int >= 1, the length of a window.
-        stride: int >= 1, the step between window starts; defaults to
+        segments (np.ndarray | list[np.ndarray]): a rank-1 int array or a list of them
+            (e.g. one list of `split_blocks`).
+        sequence_length (int): the length of a window, at least 1.
+        stride (int | None): the step between window starts, at least 1; defaults to
             `sequence_length` (non-overlapping windows, each target predicted
             once: what a validation score needs).
 

@@ -15,10 +15,11 @@ class TranslationTask:
     """A translation corpus split and tokenized, as `translation_task` makes it.
 
     Args:
-        data: the `TranslationData` splits of `(source, target)` text pairs.
-        source_vocab: the `Vocabulary` of the training sources.
-        target_vocab: the `Vocabulary` of the training targets.
-        keep_in_train: the source texts that `make_splits` kept in the
+        data (TranslationData): the `TranslationData` splits of `(source, target)` text
+            pairs.
+        source_vocab (Vocabulary): the `Vocabulary` of the training sources.
+        target_vocab (Vocabulary): the `Vocabulary` of the training targets.
+        keep_in_train (frozenset[str]): the source texts that `make_splits` kept in the
             training split (the numbers 0..99 of the number corpus; empty
             for Anki). Code that drops training pairs (to make whole batches,
             say) should keep these.
@@ -77,16 +78,17 @@ def translation_task(
     In both, `make_splits` puts no source text in two splits.
 
     Args:
-        corpus: `"numbers"` or `"anki"`.
-        train_size: how many pairs to generate or read for training (for
+        corpus (str): `"numbers"` or `"anki"`.
+        train_size (int): how many pairs to generate or read for training (for
             numbers: lists, before the 100 single numbers are added).
-        test_size: how many held-out pairs.
-        validation_size: how many validation pairs.
-        seed: the seed of the generated lists and of the split.
-        max_numbers: the longest list of numbers (`corpus="numbers"`).
-        language: the Anki language code (`"spa"`, `"deu"`, ...).
-        path: a local Anki `.txt` file to read instead of downloading.
-        min_count: the fewest occurrences of an Anki word in the training
+        test_size (int): how many held-out pairs.
+        validation_size (int): how many validation pairs.
+        seed (int): the seed of the generated lists and of the split.
+        max_numbers (int): the longest list of numbers (`corpus="numbers"`).
+        language (str): the Anki language code (`"spa"`, `"deu"`, ...).
+        path (str | os.PathLike | None): a local Anki `.txt` file to read instead of
+            downloading.
+        min_count (int): the fewest occurrences of an Anki word in the training
             split for it to get its own id.
 
     Returns:

@@ -25,13 +25,13 @@ def preprocess_sentence(
     """Cleans one sentence: Unicode normalisation, case, accents, spacing.
 
     Args:
-        text: the sentence, a `str`.
-        normalization: Unicode normal form applied first (`"NFC"`, `"NFKC"`,
-            `"NFD"`, `"NFKD"`) or `None` to leave the text as it is.
-        lowercase: whether to lower-case the text.
-        strip_accents: whether to drop combining marks (`"qué"` -> `"que"`),
+        text (str): the sentence.
+        normalization (str | None): Unicode normal form applied first (`"NFC"`,
+            `"NFKC"`, `"NFD"`, `"NFKD"`) or `None` to leave the text as it is.
+        lowercase (bool): whether to lower-case the text.
+        strip_accents (bool): whether to drop combining marks (`"qué"` -> `"que"`),
             as the TensorFlow NMT tutorial does.
-        space_punctuation: whether to put spaces around every punctuation
+        space_punctuation (bool): whether to put spaces around every punctuation
             character (`"¿Qué?"` -> `"¿ Qué ?"`).
 
     Returns:
@@ -74,7 +74,7 @@ def tokenize_words(text):
     (`"ninety-seven"` -> `["ninety", "-", "seven"]`) and so does `"05.01.2021"`.
 
     Args:
-        text: a `str`.
+        text (str): the text.
 
     Returns:
         A list of token strings.
@@ -110,7 +110,7 @@ def detokenize_words(tokens):
     for free text it is a best effort, so compare token lists there.
 
     Args:
-        tokens: a sequence of token strings.
+        tokens (Sequence[str]): a sequence of token strings.
 
     Returns:
         The text, a `str`.
@@ -144,7 +144,7 @@ def get_tokenizer(name):
     """Returns the `(tokenize, detokenize)` functions registered under `name`.
 
     Args:
-        name: `"words"` (`tokenize_words`), `"characters"` (one token per
+        name (str): `"words"` (`tokenize_words`), `"characters"` (one token per
             character) or `"german_numbers"` (German number words split into
             sub-words, see `split_german_number_words`).
 

@@ -28,12 +28,11 @@ class Vocabulary:
     other tokens follow from id 4 on.
 
     Args:
-        tokens: the ordinary tokens, in id order (ids 4, 5, ...); they must
-            be distinct and must not include the reserved tokens.
-        tokenizer: how texts are split into tokens and joined back: a name
-            for `get_tokenizer` (`"words"`, `"characters"`,
-            `"german_numbers"`) or a `(tokenize, detokenize)` pair of
-            functions.
+        tokens (Sequence[str]): the ordinary tokens, in id order (ids 4, 5, ...); they
+            must be distinct and must not include the reserved tokens.
+        tokenizer (str | tuple[Callable, Callable]): how texts are split into tokens and
+            joined back: a name for `get_tokenizer` (`"words"`, `"characters"`,
+            `"german_numbers"`) or a `(tokenize, detokenize)` pair of functions.
 
     Returns:
         A `Vocabulary`; `Vocabulary.build(texts)` makes one from a corpus.
@@ -79,11 +78,11 @@ class Vocabulary:
         result depends only on the texts, not on their order.
 
         Args:
-            texts: an iterable of `str` (use the training split only).
-            tokenizer: see the class arguments.
-            min_count: tokens seen fewer times are left out (they will
+            texts (Iterable[str]): an iterable of `str` (use the training split only).
+            tokenizer (str | tuple[Callable, Callable]): see the class arguments.
+            min_count (int): tokens seen fewer times are left out (they will
                 encode as the unknown token).
-            max_size: the largest vocabulary size, reserved ids included;
+            max_size (int | None): the largest vocabulary size, reserved ids included;
                 `None` for no limit.
 
         Returns:
@@ -142,9 +141,9 @@ class Vocabulary:
         """Encodes one text into a list of ids.
 
         Args:
-            text: a `str`.
-            add_start: whether to put the start id first.
-            add_end: whether to put the end id last.
+            text (str): the text.
+            add_start (bool): whether to put the start id first.
+            add_end (bool): whether to put the end id last.
 
         Returns:
             A list of `int`.
@@ -162,7 +161,7 @@ class Vocabulary:
         Padding and start ids are dropped; unknown ids become `"<unk>"`.
 
         Args:
-            ids: a sequence (or 1-D array) of ids.
+            ids (Sequence[int] | np.ndarray): a sequence (or 1-D array) of ids.
 
         Returns:
             A list of token strings.
@@ -180,8 +179,8 @@ class Vocabulary:
         """Turns ids back into text, stopping at the first end id.
 
         Args:
-            ids: a sequence (or 1-D array) of ids, such as a row of
-                `encode_pairs(...)["decoder_target"]` or a model's argmax.
+            ids (Sequence[int] | np.ndarray): a sequence (or 1-D array) of ids, such as
+                a row of `encode_pairs(...)["decoder_target"]` or a model's argmax.
 
         Returns:
             The text, a `str`.
