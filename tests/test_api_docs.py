@@ -172,6 +172,13 @@ TYPED = [
     "datasets.text",
     "datasets.tokenizers",
     "datasets.vocabulary",
+    "decoding",
+    "decoding.beam",
+    "decoding.greedy",
+    "decoding.loop",
+    "decoding.sampling",
+    "decoding.step",
+    "layers.deprecation",
 ]
 
 

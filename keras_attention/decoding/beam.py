@@ -277,16 +277,16 @@ def beam_search(
     `beam_size=1` and `length_penalty=0`, beam search is greedy search.
 
     Args:
-        step_fn: see `greedy_search`; here called with `batch * beam_size` rows.
-        start_tokens: int `(batch,)` tensor, the input of the first step.
-        state: nested structure (or `None`) of tensors whose first axis is the
-            batch; rank-0 tensors are shared by all rows and not repeated.
-        max_length: Python int > 0, the number of tokens to generate at most.
-        beam_size: Python int > 0, the hypotheses kept per item. Defaults to `4`.
-        end_token: int id that ends a hypothesis, or `None`.
-        length_penalty: float `alpha` of the GNMT penalty. Defaults to `0.0`.
-        pad_token: int id written after `end_token`. Defaults to `0`.
-        return_all_beams: `True` returns every final hypothesis, best first.
+        step_fn (Callable): see `greedy_search`; called on `batch * beam_size` rows.
+        start_tokens (Tensor): int `(batch,)`, the input of the first step.
+        state (Any): nested structure (or `None`) of tensors whose first axis
+            is the batch; rank-0 tensors are shared by all rows, not repeated.
+        max_length (int): the number of tokens to generate at most (> 0).
+        beam_size (int): the hypotheses kept per item (> 0). Defaults to `4`.
+        end_token (int | None): id that ends a hypothesis, or `None`.
+        length_penalty (float): `alpha` of the GNMT penalty. Defaults to `0.0`.
+        pad_token (int): id written after `end_token`. Defaults to `0`.
+        return_all_beams (bool): `True` returns every final hypothesis, best first.
 
     Returns:
         A tuple `(tokens, scores)`. By default `tokens` is the int32

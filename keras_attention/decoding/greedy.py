@@ -24,19 +24,19 @@ def greedy_search(
     as every sequence is finished.
 
     Args:
-        step_fn: callable `(tokens, state, index) -> (logits, new_state)`;
+        step_fn (Callable): `(tokens, state, index) -> (logits, new_state)`;
             `tokens` int32 `(batch,)`, `index` int32 scalar step number,
             `logits` float `(batch, vocab)` (unnormalised logits or
             log-probabilities). `new_state` must keep the structure, shapes
             and dtypes of `state`.
-        start_tokens: int `(batch,)` tensor, the input of the first step
+        start_tokens (Tensor): int `(batch,)`, the input of the first step
             (e.g. the start-of-sequence id).
-        state: nested structure (dict/list/tuple, or `None`) of tensors whose
-            first axis is the batch, passed to and returned by `step_fn`.
-        max_length: Python int > 0, the number of tokens to generate at most.
-        end_token: int id that ends a sequence, or `None` to always generate
-            `max_length` tokens.
-        pad_token: int id written after `end_token`. Defaults to `0`.
+        state (Any): nested structure (dict/list/tuple, or `None`) of tensors
+            whose first axis is the batch, passed to and returned by `step_fn`.
+        max_length (int): the number of tokens to generate at most (> 0).
+        end_token (int | None): id that ends a sequence, or `None` to always
+            generate `max_length` tokens.
+        pad_token (int): id written after `end_token`. Defaults to `0`.
 
     Returns:
         A tuple `(tokens, scores)`: int32 `(batch, max_length)` generated

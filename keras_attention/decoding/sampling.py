@@ -141,20 +141,21 @@ def sample(
     `jax.jit`: pass an int or a generator there.
 
     Args:
-        step_fn: callable `(tokens, state, index) -> (logits, new_state)`, see
-            `greedy_search`.
-        start_tokens: int `(batch,)` tensor, the input of the first step.
-        state: nested structure (or `None`) of tensors whose first axis is the
-            batch, passed to and returned by `step_fn`.
-        max_length: Python int > 0, the number of tokens to generate at most.
-        end_token: int id that ends a sequence, or `None`.
-        temperature: float > 0; below 1 sharpens the distribution, above 1
+        step_fn (Callable): `(tokens, state, index) -> (logits, new_state)`,
+            see `greedy_search`.
+        start_tokens (Tensor): int `(batch,)`, the input of the first step.
+        state (Any): nested structure (or `None`) of tensors whose first axis
+            is the batch, passed to and returned by `step_fn`.
+        max_length (int): the number of tokens to generate at most (> 0).
+        end_token (int | None): id that ends a sequence, or `None`.
+        temperature (float): > 0; below 1 sharpens the distribution, above 1
             flattens it. Defaults to `1.0`.
-        top_k: int >= 1 or `None`: sample only among the `top_k` most
-            probable tokens (`top_k=1` is greedy decoding).
-        top_p: float in (0, 1] or `None`: nucleus sampling threshold.
-        seed: `None`, an int, or a `keras.random.SeedGenerator`.
-        pad_token: int id written after `end_token`. Defaults to `0`.
+        top_k (int | None): >= 1: sample only among the `top_k` most probable
+            tokens (`top_k=1` is greedy decoding); `None`: among all of them.
+        top_p (float | None): nucleus sampling threshold in (0, 1], or `None`.
+        seed (int | keras.random.SeedGenerator | None): the seed of the random
+            stream (see above).
+        pad_token (int): id written after `end_token`. Defaults to `0`.
 
     Returns:
         A tuple `(tokens, scores)`: int32 `(batch, max_length)` sampled

@@ -47,15 +47,16 @@ def renamed(owner, kwargs, old, new, value=_MISSING, default=_MISSING, warn=True
     `value` (or `kwargs[new]` when `value` is not passed).
 
     Args:
-        owner: the layer (or its class, or a name) for the messages.
-        kwargs: the keyword arguments that may hold the old spelling.
-        old: the deprecated name.
-        new: the current name.
-        value: the value the new spelling received; when omitted, it is read
-            (and popped) from `kwargs[new]` if there.
-        default: the new argument's default: a `value` equal to it counts as
-            "not given" (so the old spelling wins).
-        warn: whether to emit the `DeprecationWarning`.
+        owner (keras.layers.Layer | type | str): the layer (or its class, or a
+            name) for the messages.
+        kwargs (dict): the keyword arguments that may hold the old spelling.
+        old (str): the deprecated name.
+        new (str): the current name.
+        value (Any): the value the new spelling received; when omitted, it is
+            read (and popped) from `kwargs[new]` if there.
+        default (Any): the new argument's default: a `value` equal to it counts
+            as "not given" (so the old spelling wins).
+        warn (bool): whether to emit the `DeprecationWarning`.
 
     Returns:
         The argument's value under its new name.
@@ -112,9 +113,9 @@ def rename_config(owner, config, names):
     both spellings with different values raises a `ValueError`.
 
     Args:
-        owner: the layer class (or a name) for the messages.
-        config: the saved config (a dict; not modified).
-        names: `{old: new}`.
+        owner (type | str): the layer class (or a name) for the messages.
+        config (dict): the saved config (not modified).
+        names (dict[str, str]): `{old: new}`.
 
     Returns:
         A new dict with only the new keys.
