@@ -84,57 +84,62 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     cause.
 
     Args:
-        num_heads: number of heads (`"scaled_dot"` only; the classic scores
-            are single-head).
-        key_dim: size of each query/key head (`"scaled_dot"` only); default
-            the input's feature size divided by `num_heads`.
-        value_dim: size of each value head (default `key_dim`;
+        num_heads (int): number of heads (`"scaled_dot"` only; the classic
+            scores are single-head).
+        key_dim (int | None): size of each query/key head (`"scaled_dot"` only);
+            default the input's feature size divided by `num_heads`.
+        value_dim (int | None): size of each value head (default `key_dim`;
             `"scaled_dot"` only).
-        num_key_value_heads: number of key/value heads for grouped-query
-            attention (default `num_heads`; `"scaled_dot"` only).
-        score: `"scaled_dot"` (multi-head, projected), or a classic
+        num_key_value_heads (int | None): number of key/value heads for
+            grouped-query attention (default `num_heads`; `"scaled_dot"` only).
+        score (str): `"scaled_dot"` (multi-head, projected), or a classic
             single-head score: `"additive"` (alias `"concat"`), `"general"`
             (alias `"multiplicative"`) or `"dot"`.
-        units: hidden size of the `"additive"` score (default: the input's
-            feature size).
-        window: sliding-window size (`None`: every step).
-        use_causal_mask: default of the call's `use_causal_mask` (the
-            former spelling `causal` still works, with a
-            `DeprecationWarning`).
-        dropout: dropout rate on the attention weights.
-        use_bias: whether the projections (`"scaled_dot"`) or the `tanh`
+        units (int | None): hidden size of the `"additive"` score (default: the
+            input's feature size).
+        window (int | None): sliding-window size (`None`: every step).
+        use_causal_mask (bool): default of the call's `use_causal_mask` (the
+            former spelling `causal` still works, with a `DeprecationWarning`).
+        dropout (float): dropout rate on the attention weights.
+        use_bias (bool): whether the projections (`"scaled_dot"`) or the `tanh`
             (`"additive"`) have a bias.
-        output_dim: size of the output (default: the input's feature size;
-            `"scaled_dot"` only).
-        position_embedding: `None`, `"rope"` or `"alibi"` (`"scaled_dot"`
-            only).
-        rope_max_wavelength: RoPE's longest wavelength.
-        kernel_initializer: initializer of the kernels and score vectors.
-        bias_initializer: initializer of the biases.
-        kernel_regularizer: regularizer of the kernels.
-        bias_regularizer: regularizer of the biases.
-        kernel_constraint: constraint of the kernels.
-        bias_constraint: constraint of the biases.
-        seed: optional int seed of the attention dropout, passed to the
-            attention sublayer.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        output_dim (int | None): size of the output (default: the input's
+            feature size; `"scaled_dot"` only).
+        position_embedding (str | None): `None`, `"rope"` or `"alibi"`
+            (`"scaled_dot"` only).
+        rope_max_wavelength (float): RoPE's longest wavelength.
+        kernel_initializer (str | keras.initializers.Initializer): initializer
+            of the kernels and score vectors.
+        bias_initializer (str | keras.initializers.Initializer): initializer of
+            the biases.
+        kernel_regularizer (str | keras.regularizers.Regularizer | None):
+            regularizer of the kernels.
+        bias_regularizer (str | keras.regularizers.Regularizer | None):
+            regularizer of the biases.
+        kernel_constraint (str | keras.constraints.Constraint | None):
+            constraint of the kernels.
+        bias_constraint (str | keras.constraints.Constraint | None): constraint
+            of the biases.
+        seed (int | None): optional int seed of the attention dropout, passed to
+            the attention sublayer.
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: `(batch, T, dim)`.
-        mask: optional boolean `(batch, T)` padding mask, `True` = real
-            step; filled from the input's Keras mask.
-        attention_mask: optional boolean `(T, T)`, `(batch, T, T)` or
-            `(batch, heads, T, T)`; `True` = may attend. A float mask raises
-            a `TypeError`: pass additive masks as `attention_bias`.
-        attention_bias: optional float bias added to the scores before the
-            softmax (e.g. `np.where(mask, 0, -np.inf)`, relative-position
-            biases), broadcastable to `(batch, heads, T, T)`; `(T, T)`,
-            `(batch, T, T)` or `(batch, 1, T, T)` for the classic scores.
-            `-inf` entries are masked like `False` in `attention_mask`.
-        use_causal_mask: step `i` attends to steps `<= i`; `None` (default)
-            takes the constructor's `use_causal_mask`.
-        return_attention_scores: also return the weights.
-        training: whether dropout is active.
+        inputs (Tensor): `(batch, T, dim)`.
+        mask (Tensor | None): optional boolean `(batch, T)` padding mask, `True`
+            = real step; filled from the input's Keras mask.
+        attention_mask (Tensor | None): optional boolean `(T, T)`, `(batch, T,
+            T)` or `(batch, heads, T, T)`; `True` = may attend. A float mask
+            raises a `TypeError`: pass additive masks as `attention_bias`.
+        attention_bias (Tensor | None): optional float bias added to the scores
+            before the softmax (e.g. `np.where(mask, 0, -np.inf)`,
+            relative-position biases), broadcastable to `(batch, heads, T, T)`;
+            `(T, T)`, `(batch, T, T)` or `(batch, 1, T, T)` for the classic
+            scores. `-inf` entries are masked like `False` in `attention_mask`.
+        use_causal_mask (bool | None): step `i` attends to steps `<= i`; `None`
+            (default) takes the constructor's `use_causal_mask`.
+        return_attention_scores (bool): also return the weights.
+        training (bool | None): whether dropout is active.
 
     Returns:
         `(batch, T, output_dim)` (`(batch, T, dim)` for the classic scores),

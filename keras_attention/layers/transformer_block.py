@@ -304,23 +304,3 @@ class BlockBase(ValidatedLayerMixin, keras.layers.Layer):
             }
         )
         return config
-
-
-SHARED_ARGS = """
-        intermediate_dim: size of the feed-forward hidden layer.
-        num_heads: number of attention heads.
-        key_dim: size of each head (default: hidden size / `num_heads`).
-        dropout: dropout rate on attention weights and residual branches.
-        activation: activation of the feed-forward hidden layer.
-        layer_norm_epsilon: epsilon of the layer normalisations.
-        normalize_first: pre-norm (`True`, as GPT-2) or post-norm (`False`,
-            as Vaswani et al.); keras-hub's name. The former spelling
-            `norm_first` still works, with a `DeprecationWarning`.
-        num_key_value_heads: grouped-query attention in self-attention.
-        window: sliding-window size of self-attention.
-        position_embedding: `None`, `"rope"` or `"alibi"` in self-attention.
-        kernel_initializer: initializer of all kernels.
-        bias_initializer: initializer of all biases.
-        seed: optional int seed of the dropout layers (each dropout gets its
-            own seed derived from it).
-        **kwargs: base layer arguments (`name`, `dtype`, ...)."""

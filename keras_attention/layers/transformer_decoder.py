@@ -5,13 +5,12 @@ from keras import ops
 
 from keras_attention.core.validation import check_batch_sizes, check_mask, check_rank
 from keras_attention.layers.base import pack
-from keras_attention.layers.transformer_block import SHARED_ARGS, BlockBase
+from keras_attention.layers.transformer_block import BlockBase
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
 class TransformerDecoder(BlockBase):
-    __doc__ = (
-        r"""A Transformer decoder block; without an encoder sequence, a GPT block.
+    r"""A Transformer decoder block; without an encoder sequence, a GPT block.
 
     Causal self-attention, cross-attention over the encoder sequence (only
     when the block is built with one), and a feed-forward network, each in a
@@ -35,34 +34,61 @@ class TransformerDecoder(BlockBase):
     `None` reuses it; the block then returns it after the self-attention
     cache.
 
-    Args:"""
-        + SHARED_ARGS
-        + """
+    Args:
+        intermediate_dim (int): size of the feed-forward hidden layer.
+        num_heads (int): number of attention heads.
+        key_dim (int | None): size of each head (default: hidden size /
+            `num_heads`).
+        dropout (float): dropout rate on attention weights and residual
+            branches.
+        activation (str | Callable): activation of the feed-forward hidden
+            layer.
+        layer_norm_epsilon (float): epsilon of the layer normalisations.
+        normalize_first (bool): pre-norm (`True`, as GPT-2) or post-norm
+            (`False`, as Vaswani et al.); keras-hub's name. The former
+            spelling `norm_first` still works, with a `DeprecationWarning`.
+        num_key_value_heads (int | None): grouped-query attention in
+            self-attention.
+        window (int | None): sliding-window size of self-attention.
+        position_embedding (str | None): `None`, `"rope"` or `"alibi"` in
+            self-attention.
+        kernel_initializer (str | keras.initializers.Initializer): initializer
+            of all kernels.
+        bias_initializer (str | keras.initializers.Initializer): initializer of
+            all biases.
+        seed (int | None): seed of the dropout layers (each dropout gets its
+            own seed derived from it).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        decoder_sequence: `(batch, length, hidden)`.
-        encoder_sequence: optional `(batch, source_length, encoder_hidden)`;
-            required if the block was built with one.
-        decoder_padding_mask: optional boolean `(batch, length)`; filled from
-            the decoder sequence's Keras mask when not given.
-        decoder_attention_mask: optional boolean `(batch, length, keys)`
-            mask of the self-attention (`keys` is `length`, or the cache's
-            `max_length` with a cache), combined with the causal mask.
-        encoder_padding_mask: optional boolean `(batch, source_length)`;
-            filled from the encoder sequence's Keras mask when not given.
-        encoder_attention_mask: optional boolean `(batch, length,
-            source_length)` mask of the cross-attention.
-        use_causal_mask: causal self-attention (default `True`).
-        self_attention_cache: optional KV cache of the self-attention.
-        self_attention_cache_update_index: position of the first new step.
-        cross_attention_cache: optional cache of the cross-attention's keys
-            and values (with `self_attention_cache`).
-        cross_attention_cache_update_index: `0` to compute the cross-attention
-            cache from `encoder_sequence` (written from that position), `None`
-            to reuse it.
-        return_attention_scores: also return the attention weights (the
+        decoder_sequence (Tensor): `(batch, length, hidden)`.
+        encoder_sequence (Tensor | None): optional `(batch, source_length,
+            encoder_hidden)`; required if the block was built with one.
+        decoder_padding_mask (Tensor | None): optional boolean `(batch,
+            length)`; filled from the decoder sequence's Keras mask when not
+            given.
+        decoder_attention_mask (Tensor | None): optional boolean `(batch,
+            length, keys)` mask of the self-attention (`keys` is `length`, or
+            the cache's `max_length` with a cache), combined with the causal
+            mask.
+        encoder_padding_mask (Tensor | None): optional boolean `(batch,
+            source_length)`; filled from the encoder sequence's Keras mask when
+            not given.
+        encoder_attention_mask (Tensor | None): optional boolean `(batch,
+            length, source_length)` mask of the cross-attention.
+        use_causal_mask (bool): causal self-attention (default `True`).
+        self_attention_cache (Tensor | None): optional KV cache of the
+            self-attention.
+        self_attention_cache_update_index (int | Tensor | None): position of the
+            first new step.
+        cross_attention_cache (Tensor | None): optional cache of the
+            cross-attention's keys and values (with `self_attention_cache`).
+        cross_attention_cache_update_index (int | None): `0` to compute the
+            cross-attention cache from `encoder_sequence` (written from that
+            position), `None` to reuse it.
+        return_attention_scores (bool): also return the attention weights (the
             explicit, slower path of `MultiHeadAttention`).
-        training: whether dropout is active.
+        training (bool | None): whether dropout is active.
 
     Returns:
         `(batch, length, hidden)`; then the dict of attention weights when
@@ -83,7 +109,6 @@ class TransformerDecoder(BlockBase):
     assert gpt_block(target).shape == (2, 6, 32)
     ```
     """
-    )
 
     _ARGUMENTS = {
         "self_attention": {

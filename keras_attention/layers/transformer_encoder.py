@@ -2,13 +2,12 @@
 
 import keras
 
-from keras_attention.layers.transformer_block import SHARED_ARGS, BlockBase
+from keras_attention.layers.transformer_block import BlockBase
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
 class TransformerEncoder(BlockBase):
-    __doc__ = (
-        r"""A Transformer encoder block: self-attention and a feed-forward network.
+    r"""A Transformer encoder block: self-attention and a feed-forward network.
 
     Post-norm (Vaswani et al., 2017), or pre-norm with `normalize_first=True`:
 
@@ -18,20 +17,42 @@ class TransformerEncoder(BlockBase):
     $$h = x + \mathrm{MHA}(\mathrm{LN}(x)), \quad
     y = h + W_2\,\phi(W_1\,\mathrm{LN}(h)) \qquad \text{(pre-norm)}$$
 
-    Args:"""
-        + SHARED_ARGS
-        + """
+    Args:
+        intermediate_dim (int): size of the feed-forward hidden layer.
+        num_heads (int): number of attention heads.
+        key_dim (int | None): size of each head (default: hidden size /
+            `num_heads`).
+        dropout (float): dropout rate on attention weights and residual
+            branches.
+        activation (str | Callable): activation of the feed-forward hidden
+            layer.
+        layer_norm_epsilon (float): epsilon of the layer normalisations.
+        normalize_first (bool): pre-norm (`True`, as GPT-2) or post-norm
+            (`False`, as Vaswani et al.); keras-hub's name. The former
+            spelling `norm_first` still works, with a `DeprecationWarning`.
+        num_key_value_heads (int | None): grouped-query attention in
+            self-attention.
+        window (int | None): sliding-window size of self-attention.
+        position_embedding (str | None): `None`, `"rope"` or `"alibi"` in
+            self-attention.
+        kernel_initializer (str | keras.initializers.Initializer): initializer
+            of all kernels.
+        bias_initializer (str | keras.initializers.Initializer): initializer of
+            all biases.
+        seed (int | None): seed of the dropout layers (each dropout gets its
+            own seed derived from it).
+        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: `(batch, length, hidden)`.
-        padding_mask: optional boolean `(batch, length)`, `True` = token.
-            Filled from the inputs' Keras mask (`mask_zero=True` embeddings)
-            when not given.
-        attention_mask: optional boolean `(batch, length, length)`; a float
-            mask raises a `TypeError`.
-        use_causal_mask: causal self-attention.
-        training: whether dropout is active.
-        return_attention_scores: also return the self-attention weights,
+        inputs (Tensor): `(batch, length, hidden)`.
+        padding_mask (Tensor | None): optional boolean `(batch, length)`, `True`
+            = token. Filled from the inputs' Keras mask (`mask_zero=True`
+            embeddings) when not given.
+        attention_mask (Tensor | None): optional boolean `(batch, length,
+            length)`; a float mask raises a `TypeError`.
+        use_causal_mask (bool): causal self-attention.
+        training (bool | None): whether dropout is active.
+        return_attention_scores (bool): also return the self-attention weights,
             `(batch, num_heads, length, length)`, as keras-hub's
             `TransformerEncoder` does.
 
@@ -52,7 +73,6 @@ class TransformerEncoder(BlockBase):
     assert weights.shape == (2, 4, 10, 10)
     ```
     """
-    )
 
     _ARGUMENTS = {
         "self_attention": {
