@@ -163,10 +163,8 @@ def attention(
         scale (float | None): the scaled dot product's multiplier (default `1/sqrt(d)`).
         query_mask (Tensor | None): boolean `(batch, Tq)` or `None`.
         key_mask (Tensor | None): boolean `(batch, Tk)` (value and key masks combined).
-        attention_mask (Tensor | None): boolean, broadcastable to `(batch, heads, Tq,
-            Tk)`.
-        bias (Tensor | None): float32, broadcastable to `(batch, heads, Tq, Tk)`, added
-            to the scores.
+        attention_mask (Tensor | None): boolean, broadcastable to the scores.
+        bias (Tensor | None): float32, broadcastable to the scores, added to them.
         causal (bool): query `i` sees keys `<= i + causal_offset`.
         causal_offset (int | Tensor): position of the first query (cached decoding; a
             nonzero offset means the keys are a cache).
@@ -175,8 +173,7 @@ def attention(
             `keras_band`), or `None`.
         distance_bias (Callable | None): `fn(distance, causal) -> (heads, Tq, Tk)`
             float32 bias from query-key distances (`core.positions`), or `None`.
-        dropout_fn (Callable | None): applied to the float32 weights (active dropout
-            only).
+        dropout_fn (Callable | None): the active dropout of the float32 weights.
         return_weights (bool): also return the weights.
         same_length (bool): the caller knows `Tq == Tk` (self-attention) even
             where a length is unknown.
