@@ -80,14 +80,34 @@ def jax_cpu_low_precision(x):
     return _jax_on_cpu()
 
 
+def fused_blocks_beat_explicit(x):
+    """Whether the blocked sliding window should score its blocks through
+    `ops.dot_product_attention` (blocks as the batch) rather than explicitly.
+
+    On PyTorch: one fused kernel per call instead of the scores, the masked
+    softmax and the weighted sum as separate eager ops. With a CPU, at
+    T=8192, window 128, 4 heads x 64, the blocks ran 3.2x faster
+    (`benchmarks/sliding_window.py`). Elsewhere the explicit blocks stay:
+    XLA:CPU's fused op is slow (see `explicit_beats_fused`) and TensorFlow's
+    is the same einsums.
+    """
+    return name() == "torch"
+
+
 def explicit_beats_fused(x):
     """Whether softmax(QK^T)V written out beats `ops.dot_product_attention`.
 
     On JAX with a CPU, XLA's fused attention op ran at 0.14 of the matmul
     rate; the explicit form with heads-first tensors was 3.4x faster forward
     and 2.4x faster forward+backward (batch 4, T=1024, 8 heads x 32,
-    float32, jit; `benchmarks/multi_head.py`). Everywhere else (torch's
-    fused CPU and GPU kernels, flash attention on GPUs, TensorFlow) the
-    fused op is kept.
+    float32, jit; `benchmarks/multi_head.py`). On eager TensorFlow with a
+    CPU, Keras' op is the same einsums in `(batch, T, heads, d)` layout, and
+    the transposes to it and back are copies: the heads-first form ran at
+    0.88-1.02 of Keras' layer where the fused op ran at 1.03-1.19 (the same
+    benchmark, padding the worst). Under XLA those transposes fuse and the
+    fused op stays ahead (forward+backward 0.94-1.02 against 1.20-1.27), as
+    it does on torch (its fused CPU and GPU kernels) and on GPUs.
     """
+    if name() == "tensorflow":
+        return executing_eagerly(x) and default_device_is_cpu()
     return _jax_on_cpu() and not jax_cpu_low_precision(x)

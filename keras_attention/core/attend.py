@@ -31,15 +31,34 @@ def _slice_queries(x, start, stop):
 
 
 def _attend_dense(
-    query, key, value, score_fn, mask, dropout_fn, score_args=(), bias=None
+    query,
+    key,
+    value,
+    score_fn,
+    mask,
+    dropout_fn,
+    score_args=(),
+    bias=None,
+    weights_needed=True,
 ):
+    """One dense pass. Without `weights_needed`, fully masked rows are zeroed
+    in the `(Tq, dv)` output instead of the `(Tq, Tk)` weights (the other
+    masked weights are exact zeros either way), and the weights returned are
+    not those zeros."""
     scores = score_fn(query, key, *score_args)
     if bias is not None:
         scores = scores + ops.cast(bias, "float32")
-    weights = masked_softmax(scores, mask)
+    if weights_needed or mask is None:
+        weights = masked_softmax(scores, mask)
+    else:
+        mask = ops.cast(mask, "bool")
+        weights = ops.softmax(ops.where(mask, scores, _MASK_VALUE), axis=-1)
     if dropout_fn is not None:
         weights = dropout_fn(weights)
     output = ops.matmul(ops.cast(weights, value.dtype), value)
+    if not (weights_needed or mask is None):
+        row_valid = ops.any(mask, axis=-1, keepdims=True)
+        output = ops.where(row_valid, output, ops.zeros_like(output))
     return output, weights
 
 
@@ -60,7 +79,15 @@ def _chunk_function(score_fn, dropout_fn, has_mask, has_bias=False):
         if mask is not None:
             mask = ops.greater(mask, 0.5)
         output, _ = _attend_dense(
-            query, key, value, score_fn, mask, dropout_fn, score_args, bias
+            query,
+            key,
+            value,
+            score_fn,
+            mask,
+            dropout_fn,
+            score_args,
+            bias,
+            weights_needed=False,
         )
         return output
 
@@ -229,7 +256,15 @@ def attend(
         or (return_weights and query_length is None)
     ):
         output, weights = _attend_dense(
-            query, key, value, score_fn, mask, dropout_fn, score_args, bias
+            query,
+            key,
+            value,
+            score_fn,
+            mask,
+            dropout_fn,
+            score_args,
+            bias,
+            weights_needed=return_weights,
         )
         return (output, weights) if return_weights else output
     if return_weights:

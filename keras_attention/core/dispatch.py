@@ -14,7 +14,8 @@ bias, a score and dropout, and runs one of three kernels:
 - **fused**: `keras.ops.dot_product_attention` (`core.attend.fused_attention`)
   for the scaled dot score when no weights are returned, no dropout is
   active and no positional bias is needed, except where the explicit form
-  is faster (`core._backend.explicit_beats_fused`: JAX on a CPU);
+  is faster (`core._backend.explicit_beats_fused`: JAX on a CPU, eager
+  TensorFlow on a CPU);
 - **explicit**: scores, masked float32 softmax, dropout and `weights @ v`
   (`core.attend.attend`), for every score and option.
 
@@ -342,7 +343,9 @@ def _explicit(query, key, value, keys, query_mask, scoring, dropout_fn, return_w
     """
     score_fn, scale, bias, distance_bias = scoring
     mask = keys.mask(query, key)
-    if query_mask is not None:
+    if query_mask is not None and return_weights:
+        # The weights of padded queries are zeros too; without the weights,
+        # their outputs are zeroed after (the mask stays `(batch, 1, 1, Tk)`).
         mask = combine_masks(mask, query_mask[:, None, :, None])
     if distance_bias is not None:
         lengths = ops.shape(query)[2], ops.shape(key)[2]
@@ -356,14 +359,16 @@ def _explicit(query, key, value, keys, query_mask, scoring, dropout_fn, return_w
             return scaled_dot_score(q, k, scale)
         return score_fn(q, k)
 
-    output, weights = attend(
+    result = attend(
         query,
         key,
         value,
         scores,
         mask=mask,
         dropout_fn=dropout_fn,
-        return_weights=True,
+        return_weights=return_weights,
         bias=bias,
     )
-    return output, weights if return_weights else None
+    if return_weights:
+        return result
+    return zero_query_rows(result, query_mask), None

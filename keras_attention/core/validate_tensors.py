@@ -229,9 +229,7 @@ def check_shape(owner, name, shape, expected):
         )
 
 
-def check_kv_cache(
-    owner, cache, index, query_shape, kv_heads, key_dim, value_dim=None
-):
+def check_kv_cache(owner, cache, index, query_shape, kv_heads, key_dim, value_dim=None):
     """Raise unless `cache` and `cache_update_index` fit a KV-cached call.
 
     `cache` is `(batch, 2, max_length, kv_heads, key_dim)` (or `None`, and

@@ -141,3 +141,15 @@ def test_fused_attention_feeds_torch_contiguous_heads_first(
     np.testing.assert_allclose(
         np_(out), np.transpose(expected, (0, 2, 1, 3)), rtol=1e-5, atol=1e-5
     )
+
+
+def test_without_weights_fully_masked_rows_are_zeroed_in_the_output():
+    """`attend` without `return_weights` zeroes rows with no key in the
+    output (not in the weights): the same outputs as with the weights."""
+    q, k, v, mask = data()
+    out = attend(q, k, v, scaled_dot_score, mask=mask)
+    with_weights, _ = attend(q, k, v, scaled_dot_score, mask=mask, return_weights=True)
+    ref_out, _ = reference(q, k, v, mask)
+    np.testing.assert_allclose(np_(out), ref_out, atol=1e-5)
+    np.testing.assert_allclose(np_(out), np_(with_weights), atol=1e-6)
+    np.testing.assert_array_equal(np_(out)[0, 2], 0.0)
