@@ -20,6 +20,7 @@ import math
 from keras import ops
 
 from keras_attention.core import _backend
+from keras_attention.core.attend import fused_attention
 from keras_attention.core.masking import band_mask, masked_softmax
 from keras_attention.core.scores import dot_score
 
@@ -156,6 +157,32 @@ def _attend_blocks(query, key, value, mask, bias, dropout_fn, dtype):
     return ops.matmul(ops.cast(weights, dtype), value)
 
 
+def _attend_blocks_fused(query, key, value, mask, bias):
+    """`_attend_blocks` through the backend's fused kernel: the blocks become
+    the batch, `(B * N, b, H, d)` queries against `(B * N, C * b, H, d)`
+    context keys (`core.attend.fused_attention`, which zeroes rows without a
+    key). Queries come scaled; no dropout."""
+    batch, heads, num_blocks = ops.shape(query)[:3]
+
+    def keras_layout(x):  # (B, H, N, t, d) -> (B * N, t, H, d)
+        # Through a heads-first copy, so that the kernel's own transpose back
+        # to heads-first finds contiguous memory (no second copy on PyTorch).
+        x = ops.moveaxis(x, 2, 1)
+        x = ops.reshape(x, (-1, heads, *ops.shape(x)[3:]))
+        return ops.swapaxes(x, 1, 2)
+
+    mask = ops.broadcast_to(mask, (batch, 1, *ops.shape(mask)[2:]))
+    mask = ops.reshape(ops.moveaxis(mask, 2, 1), (-1, 1, *ops.shape(mask)[3:]))
+    if bias is not None:  # (H, 1, b, C*b), the same for every block
+        bias = ops.expand_dims(ops.squeeze(bias, 1), 0)
+    output = fused_attention(
+        *(keras_layout(x) for x in (query, key, value)), mask=mask, scale=1.0, bias=bias
+    )  # (B * N, b, H, dv)
+    output = ops.swapaxes(output, 1, 2)  # (B * N, H, b, dv)
+    output = ops.reshape(output, (batch, num_blocks, *ops.shape(output)[1:]))
+    return ops.moveaxis(output, 1, 2)  # (B, H, N, b, dv)
+
+
 def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, causal):
     """Window attention of `(batch, heads, T, d)` inputs through `blocks`.
 
@@ -179,6 +206,12 @@ def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, ca
     value_blocks = blocks.with_context(blocks.split(value))
     mask = blocks.mask(query_mask, key_mask)
     bias = None if distance_bias is None else blocks.bias(distance_bias, causal)
+
+    if dropout_fn is None and _backend.fused_blocks_beat_explicit(query):
+        output = _attend_blocks_fused(
+            query_blocks, key_blocks, value_blocks, mask, bias
+        )
+        return blocks.merge(ops.cast(output, value.dtype))
 
     def attend_blocks(query_blocks, key_blocks, value_blocks, mask):
         return _attend_blocks(

@@ -508,3 +508,41 @@ def test_blocks_are_grouped_only_by_a_compiler_on_a_cpu():
     assert (
         window_blocks._blocks_per_group(query, 128, 128, context, lambda w: w) is None
     )
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("causal", MODES)
+def test_fused_and_explicit_blocks_agree_with_numpy(fused, causal, monkeypatch):
+    """Blocks through `ops.dot_product_attention` (PyTorch's choice) and
+    explicit blocks (elsewhere) give the window's numbers on every backend:
+    padding masks, a sequence without keys (zero rows), ALiBi."""
+    from keras_attention.core import _backend
+
+    monkeypatch.setattr(_backend, "fused_blocks_beat_explicit", lambda x: fused)
+    query, key, value = _inputs(batch=2, heads=2, length=21)
+    query_mask, key_mask = _masks(2, 21)
+    slopes = [0.5, 0.125]
+    for kwargs in ({}, {"alibi_slopes": slopes}):
+        output = sliding_window_attention(
+            query,
+            key,
+            value,
+            4,
+            causal=causal,
+            query_mask=query_mask,
+            key_mask=key_mask,
+            block_size=5,
+            **kwargs,
+        )
+        expected = _numpy_window_attention(
+            query,
+            key,
+            value,
+            4,
+            causal,
+            query_mask,
+            key_mask,
+            kwargs.get("alibi_slopes"),
+        )
+        _close(output, expected)
+        np.testing.assert_array_equal(ops.convert_to_numpy(output)[-1], 0.0)
