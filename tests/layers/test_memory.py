@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from harness import BACKEND, to_numpy
 from keras import ops
+from recurrent_helpers import small_decoder
 
 from keras_attention import (
     AdditiveAttention,
@@ -238,3 +239,43 @@ def test_attention_dropout_in_the_loop_is_refused_on_jax():
     decoder(inputs, memory)  # inference is fine
     with pytest.raises(ValueError, match="dropout"):
         decoder(inputs, memory, training=True)
+
+
+def _compiled(fn):
+    """`fn` traced by the backend's compiler: a TensorFlow graph, JAX jit."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def test_the_decoder_runs_inside_a_compiled_function():
+    """The memory is prepared inside the traced function (a TensorFlow graph
+    at its root scope, JAX jit; eager torch): its helper layer needs a valid
+    TensorFlow root scope name there (once `__under_policy_N`, refused)."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(2, 3, 5)).astype("float32")
+    memory = rng.normal(size=(2, 4, 6)).astype("float32")
+    mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+    state = [rng.normal(size=(2, 4)).astype("float32") for _ in range(2)]
+    decoder = small_decoder(style="bahdanau", attention_layer_size=4)
+    decoder(inputs, memory, initial_state=state)  # built eagerly, no mask
+    eager = to_numpy(decoder(inputs, memory, initial_state=state, memory_mask=mask))
+    compiled = _compiled(
+        lambda x, m, s, k: decoder(x, m, initial_state=s, memory_mask=k)
+    )
+    got = to_numpy(compiled(inputs, memory, state, mask))
+    np.testing.assert_allclose(got, eager, rtol=1e-5, atol=1e-6)
+    # A step state without its projected keys prepares them inside the step,
+    # which is no layer call: at TensorFlow's root name scope.
+    step_state = decoder.get_initial_state(memory, cell_state=state, memory_mask=mask)
+    step_state = {k: v for k, v in step_state.items() if k != "memory_keys"}
+    eager_step = to_numpy(decoder.step(inputs[:, 0], step_state)[0])
+    compiled_step = _compiled(lambda x, s: decoder.step(x, s)[0])
+    got_step = to_numpy(compiled_step(inputs[:, 0], step_state))
+    np.testing.assert_allclose(got_step, eager_step, rtol=1e-5, atol=1e-6)

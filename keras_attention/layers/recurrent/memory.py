@@ -108,7 +108,9 @@ class _UnderPolicy(keras.layers.Layer):
     """
 
     def __init__(self, fn, dtype):
-        super().__init__(dtype=dtype, trainable=False)
+        # A name of its own: the class's (`__under_policy_N`) is not a valid
+        # TensorFlow root name scope, where a compiled function calls it.
+        super().__init__(dtype=dtype, trainable=False, name="under_policy")
         self._fn = fn
 
     def call(self, x):
