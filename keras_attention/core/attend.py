@@ -255,17 +255,8 @@ def attend(
         or (query_length is not None and query_length <= query_chunk_size)
         or (return_weights and query_length is None)
     ):
-        output, weights = _attend_dense(
-            query,
-            key,
-            value,
-            score_fn,
-            mask,
-            dropout_fn,
-            score_args,
-            bias,
-            weights_needed=return_weights,
-        )
+        dense = (score_fn, mask, dropout_fn, score_args, bias, return_weights)
+        output, weights = _attend_dense(query, key, value, *dense)
         return (output, weights) if return_weights else output
     if return_weights:
         chunked = _attend_chunked_with_weights

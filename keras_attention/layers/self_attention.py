@@ -61,13 +61,10 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     x_i^\top x_j & \texttt{"dot"}
     \end{cases}$$
 
-    The layer is a thin wrapper that owns no attention logic: the
-    `"scaled_dot"` form delegates to `MultiHeadAttention` called on
-    `(x, x)` (so grouped key/value heads, RoPE/ALiBi and the fused kernels
-    come with it, and a long windowed sequence runs the blocked `O(T * w)`
-    sliding window), `"additive"`/`"concat"` to `AdditiveAttention` and
-    `"dot"`/`"general"`/`"multiplicative"` to `MultiplicativeAttention`,
-    each called with the sequence as query and value.
+    The layer owns no attention logic: `"scaled_dot"` delegates to
+    `MultiHeadAttention` on `(x, x)` (grouped heads, RoPE/ALiBi, the fused
+    kernels and the blocked sliding window come with it), the additive
+    scores to `AdditiveAttention`, the others to `MultiplicativeAttention`.
 
     `use_causal_mask=True` lets step `i` attend to steps `j <= i` only. `window=w`
     restricts each step to a band: the `w` most recent steps (itself
@@ -80,8 +77,7 @@ class SelfAttention(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer
     give uniform ones.
 
     The attention sublayer validates the inputs; its errors name this layer
-    and its arguments (`inputs`, `mask`), with the sublayer's error as the
-    cause.
+    and its arguments, with the sublayer's error as the cause.
 
     Args:
         num_heads (int): number of heads (`"scaled_dot"` only; the classic

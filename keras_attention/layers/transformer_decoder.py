@@ -20,19 +20,10 @@ class TransformerDecoder(BlockBase):
     h_2 = h_1 + \mathrm{MHA}(h_1, e), \quad
     y = h_2 + \mathrm{FFN}(h_2)$$
 
-    (normalisations omitted). For incremental decoding pass
-    `self_attention_cache` (`(batch, 2, max_length, kv_heads, key_dim)`,
-    zeros to start) and `self_attention_cache_update_index`; the block then
-    returns `(outputs, updated_cache)`. With `return_attention_scores=True`
-    it also returns the attention weights of each head, as a dict
-    `{"self_attention": (batch, heads, length, keys), "cross_attention":
-    (batch, heads, length, source_length)}` (cross-attention only with an
-    encoder sequence), after the outputs and before the cache. As in
-    keras-hub, a `cross_attention_cache` (`(batch, 2, source_length, kv_heads,
-    key_dim)`) holds the encoder sequence's projected keys and values:
-    `cross_attention_cache_update_index=0` fills it from `encoder_sequence`,
-    `None` reuses it; the block then returns it after the self-attention
-    cache.
+    (normalisations omitted). For incremental decoding pass a
+    `self_attention_cache` and its update index, and, as in keras-hub, a
+    `cross_attention_cache` of the encoder sequence's projected keys and
+    values; the updated caches come after the outputs (see Returns).
 
     Args:
         intermediate_dim (int): size of the feed-forward hidden layer.
@@ -91,9 +82,10 @@ class TransformerDecoder(BlockBase):
         training (bool | None): whether dropout is active.
 
     Returns:
-        `(batch, length, hidden)`; then the dict of attention weights when
-        `return_attention_scores`; then the updated cache when a cache is
-        given; then the cross-attention cache when one is given.
+        `(batch, length, hidden)`; with `return_attention_scores`, a dict of
+        each head's weights, `{"self_attention": (batch, heads, length,
+        keys), "cross_attention": (batch, heads, length, source_length)}`;
+        then the updated cache(s), self-attention's before cross-attention's.
 
     Example:
 
