@@ -175,9 +175,17 @@ def _attend_blocks_fused(query, key, value, mask, bias):
     mask = ops.reshape(ops.moveaxis(mask, 2, 1), (-1, 1, *ops.shape(mask)[3:]))
     if bias is not None:  # (H, 1, b, C*b), the same for every block
         bias = ops.expand_dims(ops.squeeze(bias, 1), 0)
+    key_dim, value_dim = query.shape[-1], value.shape[-1]
+    if value_dim != key_dim:  # JAX's kernel takes one head size
+        size = max(key_dim, value_dim)
+        pads = [[0, 0]] * 4 + [[0, size - value_dim]]
+        value = ops.pad(value, pads)
+        if key_dim < size:
+            pads[-1] = [0, size - key_dim]
+            query, key = ops.pad(query, pads), ops.pad(key, pads)
     output = fused_attention(
         *(keras_layout(x) for x in (query, key, value)), mask=mask, scale=1.0, bias=bias
-    )  # (B * N, b, H, dv)
+    )[..., :value_dim]  # (B * N, b, H, dv)
     output = ops.swapaxes(output, 1, 2)  # (B * N, H, b, dv)
     output = ops.reshape(output, (batch, num_blocks, *ops.shape(output)[1:]))
     return ops.moveaxis(output, 1, 2)  # (B, H, N, b, dv)
