@@ -48,16 +48,12 @@ def _attend_dense(
     scores = score_fn(query, key, *score_args)
     if bias is not None:
         scores = scores + ops.cast(bias, "float32")
-    if weights_needed or mask is None:
-        weights = masked_softmax(scores, mask)
-    else:
-        mask = ops.cast(mask, "bool")
-        weights = ops.softmax(ops.where(mask, scores, _MASK_VALUE), axis=-1)
+    weights = masked_softmax(scores, mask, zero_empty_rows=weights_needed)
     if dropout_fn is not None:
         weights = dropout_fn(weights)
     output = ops.matmul(ops.cast(weights, value.dtype), value)
     if not (weights_needed or mask is None):
-        row_valid = ops.any(mask, axis=-1, keepdims=True)
+        row_valid = ops.any(ops.cast(mask, "bool"), axis=-1, keepdims=True)
         output = ops.where(row_valid, output, ops.zeros_like(output))
     return output, weights
 
@@ -78,17 +74,8 @@ def _chunk_function(score_fn, dropout_fn, has_mask, has_bias=False):
         bias, score_args = (rest[0], rest[1:]) if has_bias else (None, rest)
         if mask is not None:
             mask = ops.greater(mask, 0.5)
-        output, _ = _attend_dense(
-            query,
-            key,
-            value,
-            score_fn,
-            mask,
-            dropout_fn,
-            score_args,
-            bias,
-            weights_needed=False,
-        )
+        dense = (score_fn, mask, dropout_fn, score_args, bias, False)
+        output, _ = _attend_dense(query, key, value, *dense)
         return output
 
     if dropout_fn is None:

@@ -138,16 +138,20 @@ def compute_attention_mask(
     return combine_masks(padding_mask(query_mask, key_padding), attention_mask, causal)
 
 
-def masked_softmax(scores, mask=None, axis=-1):
+def masked_softmax(scores, mask=None, axis=-1, zero_empty_rows=True):
     """Softmax over `axis` in float32 that ignores masked entries.
 
     Rows in which every entry is masked get all-zero weights (not the uniform
-    weights of a plain softmax, and never NaN).
+    weights of a plain softmax, and never NaN). Masked entries of the other
+    rows are exact zeros anyway, so a caller that zeroes the empty rows'
+    outputs itself may skip that pass over the weights (`zero_empty_rows`).
 
     Args:
         scores (Tensor): float tensor of any float dtype.
         mask (Tensor | None): boolean tensor broadcastable to `scores`, `True` = keep.
         axis (int): the axis to normalise over.
+        zero_empty_rows (bool): zero the rows without a kept entry (else they
+            hold uniform weights, finite).
 
     Returns:
         A float32 tensor of `scores`' broadcast shape.
@@ -157,6 +161,8 @@ def masked_softmax(scores, mask=None, axis=-1):
         return ops.softmax(scores, axis=axis)
     mask = ops.cast(mask, "bool")
     weights = ops.softmax(ops.where(mask, scores, _MASK_VALUE), axis=axis)
+    if not zero_empty_rows:
+        return weights
     return weights * ops.cast(mask, "float32")
 
 
