@@ -80,20 +80,6 @@ def jax_cpu_low_precision(x):
     return _jax_on_cpu()
 
 
-def fused_blocks_beat_explicit(x):
-    """Whether the blocked sliding window should score its blocks through
-    `ops.dot_product_attention` (blocks as the batch) rather than explicitly.
-
-    On PyTorch: one fused kernel per call instead of the scores, the masked
-    softmax and the weighted sum as separate eager ops. With a CPU, at
-    T=8192, window 128, 4 heads x 64, the blocks ran 3.2x faster
-    (`benchmarks/sliding_window.py`). Elsewhere the explicit blocks stay:
-    XLA:CPU's fused op is slow (see `explicit_beats_fused`) and TensorFlow's
-    is the same einsums.
-    """
-    return name() == "torch"
-
-
 def explicit_beats_fused(x):
     """Whether softmax(QK^T)V written out beats `ops.dot_product_attention`.
 

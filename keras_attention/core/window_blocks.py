@@ -12,7 +12,10 @@ attends each query block to its context, the key blocks around it
 
 The neighbours are static slices of a block-padded copy (`_with_context`),
 and the band, the distance bias and the padding masks have one form for
-every block.
+every block. On PyTorch, without dropout, the context is a set of
+overlapping views instead and the blocks go to one fused kernel call
+(`keras_attention.core.strided_blocks`); the explicit blocks here are the
+fallback everywhere.
 """
 
 import math
@@ -20,9 +23,9 @@ import math
 from keras import ops
 
 from keras_attention.core import _backend
-from keras_attention.core.attend import fused_attention
 from keras_attention.core.masking import band_mask, masked_softmax
 from keras_attention.core.scores import dot_score
+from keras_attention.core.strided_blocks import strided_blocks_attention
 
 # Working set of one group of blocks (float32 scores and weights) on a CPU:
 # XLA's CPU code slowed down 2.5x per block once all blocks' scores outgrew
@@ -157,40 +160,6 @@ def _attend_blocks(query, key, value, mask, bias, dropout_fn, dtype):
     return ops.matmul(ops.cast(weights, dtype), value)
 
 
-def _attend_blocks_fused(query, key, value, mask, bias):
-    """`_attend_blocks` through the backend's fused kernel: the blocks become
-    the batch, `(B * N, b, H, d)` queries against `(B * N, C * b, H, d)`
-    context keys (`core.attend.fused_attention`, which zeroes rows without a
-    key). Queries come scaled; no dropout."""
-    batch, heads, num_blocks = ops.shape(query)[:3]
-
-    def keras_layout(x):  # (B, H, N, t, d) -> (B * N, t, H, d)
-        # Through a heads-first copy, so that the kernel's own transpose back
-        # to heads-first finds contiguous memory (no second copy on PyTorch).
-        x = ops.moveaxis(x, 2, 1)
-        x = ops.reshape(x, (-1, heads, *ops.shape(x)[3:]))
-        return ops.swapaxes(x, 1, 2)
-
-    mask = ops.broadcast_to(mask, (batch, 1, *ops.shape(mask)[2:]))
-    mask = ops.reshape(ops.moveaxis(mask, 2, 1), (-1, 1, *ops.shape(mask)[3:]))
-    if bias is not None:  # (H, 1, b, C*b), the same for every block
-        bias = ops.expand_dims(ops.squeeze(bias, 1), 0)
-    key_dim, value_dim = query.shape[-1], value.shape[-1]
-    if value_dim != key_dim:  # JAX's kernel takes one head size
-        size = max(key_dim, value_dim)
-        pads = [[0, 0]] * 4 + [[0, size - value_dim]]
-        value = ops.pad(value, pads)
-        if key_dim < size:
-            pads[-1] = [0, size - key_dim]
-            query, key = ops.pad(query, pads), ops.pad(key, pads)
-    output = fused_attention(
-        *(keras_layout(x) for x in (query, key, value)), mask=mask, scale=1.0, bias=bias
-    )[..., :value_dim]  # (B * N, b, H, dv)
-    output = ops.swapaxes(output, 1, 2)  # (B * N, H, b, dv)
-    output = ops.reshape(output, (batch, num_blocks, *ops.shape(output)[1:]))
-    return ops.moveaxis(output, 1, 2)  # (B, H, N, b, dv)
-
-
 def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, causal):
     """Window attention of `(batch, heads, T, d)` inputs through `blocks`.
 
@@ -209,17 +178,21 @@ def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, ca
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     # Scaling the (T, d) queries is cheaper than scaling the (T, C*b) scores.
-    query_blocks = blocks.split(ops.cast(query, "float32") * scale)
-    key_blocks = blocks.with_context(blocks.split(key))
-    value_blocks = blocks.with_context(blocks.split(value))
+    query = ops.cast(query, "float32") * scale
     mask = blocks.mask(query_mask, key_mask)
     bias = None if distance_bias is None else blocks.bias(distance_bias, causal)
-
-    if dropout_fn is None and _backend.fused_blocks_beat_explicit(query):
-        output = _attend_blocks_fused(
-            query_blocks, key_blocks, value_blocks, mask, bias
-        )
-        return blocks.merge(ops.cast(output, value.dtype))
+    # Without padding masks a real query always sees itself, a padded one
+    # (past the end) a real key within `left` positions.
+    padded_rows = not isinstance(blocks.pad, int) or blocks.pad > blocks.left
+    empty_rows = query_mask is not None or key_mask is not None or padded_rows
+    output = strided_blocks_attention(
+        blocks, query, key, value, mask, bias, dropout_fn, empty_rows
+    )
+    if output is not None:  # PyTorch: the context as views, one fused call
+        return ops.cast(output, value.dtype)
+    query_blocks = blocks.split(query)
+    key_blocks = blocks.with_context(blocks.split(key))
+    value_blocks = blocks.with_context(blocks.split(value))
 
     def attend_blocks(query_blocks, key_blocks, value_blocks, mask):
         return _attend_blocks(

@@ -380,9 +380,11 @@ def test_blocked_window_is_cheaper():
     assert not blocked_window_is_cheaper(512, 128, causal=False)  # 3 * 128 > 256
     assert blocked_window_is_cheaper(768, 128, causal=False)
     assert blocked_window_is_cheaper(None, 128)
-    assert default_block_size(128) == 128
+    # PyTorch's fused blocks are fastest near window // 8 (see its docstring).
+    assert default_block_size(128) == (32 if BACKEND == "torch" else 128)
+    assert default_block_size(1024) == (128 if BACKEND == "torch" else 1024)
     assert default_block_size(4) == 32
-    assert default_block_size(128, length=50) == 50
+    assert default_block_size(1024, length=50) == 50
 
 
 @pytest.mark.parametrize("length,window,block_size", [(13, 3, 5), (29, 5, 2)])
@@ -510,15 +512,29 @@ def test_blocks_are_grouped_only_by_a_compiler_on_a_cpu():
     )
 
 
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("strided", [True, False])
 @pytest.mark.parametrize("causal", MODES)
-def test_fused_and_explicit_blocks_agree_with_numpy(fused, causal, monkeypatch):
-    """Blocks through `ops.dot_product_attention` (PyTorch's choice) and
-    explicit blocks (elsewhere) give the window's numbers on every backend:
-    padding masks, a sequence without keys (zero rows), ALiBi."""
-    from keras_attention.core import _backend
+def test_strided_and_explicit_blocks_agree_with_numpy(strided, causal, monkeypatch):
+    """Blocks as strided views through one fused call (PyTorch's choice,
+    `core.strided_blocks`) and explicit blocks (the fallback everywhere)
+    give the window's numbers: padding masks, a sequence without keys (zero
+    rows), ALiBi."""
+    from keras_attention.core import strided_blocks
 
-    monkeypatch.setattr(_backend, "fused_blocks_beat_explicit", lambda x: fused)
+    if strided and BACKEND != "torch":
+        pytest.skip("the strided views are PyTorch's Tensor.as_strided")
+    if not strided:
+        monkeypatch.setattr(
+            window_blocks, "strided_blocks_attention", lambda *args: None
+        )
+    else:  # the strided path must be taken
+        calls = []
+        original = strided_blocks.strided_blocks_attention
+        monkeypatch.setattr(
+            window_blocks,
+            "strided_blocks_attention",
+            lambda *args: calls.append(original(*args)) or calls[-1],
+        )
     query, key, value = _inputs(batch=2, heads=2, length=21)
     query_mask, key_mask = _masks(2, 21)
     slopes = [0.5, 0.125]
@@ -546,3 +562,5 @@ def test_fused_and_explicit_blocks_agree_with_numpy(fused, causal, monkeypatch):
         )
         _close(output, expected)
         np.testing.assert_array_equal(ops.convert_to_numpy(output)[-1], 0.0)
+    if strided:  # both calls went through the strided kernel
+        assert len(calls) == 2 and all(c is not None for c in calls)
