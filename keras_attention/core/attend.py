@@ -20,6 +20,7 @@ from keras_attention.core.masking import (
     causal_mask,
     masked_softmax,
     pairwise_4d,
+    zero_rows,
 )
 
 
@@ -54,7 +55,7 @@ def _attend_dense(
     output = ops.matmul(ops.cast(weights, value.dtype), value)
     if not (weights_needed or mask is None):
         row_valid = ops.any(ops.cast(mask, "bool"), axis=-1, keepdims=True)
-        output = ops.where(row_valid, output, ops.zeros_like(output))
+        output = zero_rows(output, row_valid)
     return output, weights
 
 
@@ -283,7 +284,14 @@ def _heads_first_memory(x):
 
 
 def fused_attention(
-    query, key, value, mask=None, scale=None, is_causal=False, bias=None
+    query,
+    key,
+    value,
+    mask=None,
+    scale=None,
+    is_causal=False,
+    bias=None,
+    query_mask=None,
 ):
     """Scaled dot-product attention through the backend's fused kernel.
 
@@ -314,8 +322,11 @@ def fused_attention(
         # float32 there, as the softmax is anyway, and cast back.
         dtype = query.dtype
         query, key, value = (ops.cast(x, "float32") for x in (query, key, value))
-        output = fused_attention(query, key, value, mask, scale, is_causal, bias)
+        output = fused_attention(
+            query, key, value, mask, scale, is_causal, bias, query_mask
+        )
         return ops.cast(output, dtype)
+    keep = None if query_mask is None else ops.cast(query_mask, "bool")[..., None, None]
     heads, kv_heads = query.shape[2], key.shape[2]
     if kv_heads == 1 and heads not in (None, 1) and _backend.name() == "tensorflow":
         # Keras 3.15's TensorFlow dot_product_attention repeats key/value heads
@@ -329,7 +340,10 @@ def fused_attention(
             mask = causal if mask is None else ops.logical_and(mask, causal)
             is_causal = False
         if mask is None:
-            return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
+            output = ops.dot_product_attention(
+                query, key, value, bias=bias, scale=scale
+            )
+            return zero_rows(output, keep)
     if mask is None:
         if _backend.name() == "torch" and _backend.on_cuda(query):
             # Only the unmasked call can reach the flash kernels; with a mask,
@@ -337,9 +351,10 @@ def fused_attention(
             # costs more than it saves (3-10% of a layer's forward+backward
             # at batch 4, T=1024, 8 heads x 32).
             query, key, value = (_heads_first_memory(x) for x in (query, key, value))
-        return ops.dot_product_attention(
+        output = ops.dot_product_attention(
             query, key, value, scale=scale, is_causal=is_causal
         )
+        return zero_rows(output, keep)
     mask = pairwise_4d(ops.cast(mask, "bool"))
     if is_causal:
         mask = ops.logical_and(
@@ -355,5 +370,6 @@ def fused_attention(
         output = ops.dot_product_attention(
             query, key, value, bias=ops.where(safe_mask, bias, _MASK_VALUE), scale=scale
         )
-    valid = ops.transpose(row_valid, (0, 2, 1, 3))  # (b|1, Tq, h|1, 1)
-    return ops.where(valid, output, ops.zeros_like(output))
+    valid = ops.transpose(row_valid, (0, 2, 1, 3))  # (b|1, Tq|1, h|1, 1)
+    # One `where` for both guards; its zero is a scalar (no zeros-sized fill).
+    return zero_rows(output, valid if keep is None else ops.logical_and(valid, keep))

@@ -36,6 +36,7 @@ from keras_attention.core.masking import (
     band_mask,
     combine_masks,
     compute_attention_mask,
+    zero_rows,
 )
 from keras_attention.core.positions import query_key_distance
 from keras_attention.core.scores import scaled_dot_score
@@ -247,8 +248,7 @@ def zero_query_rows(output, query_mask):
     """Heads-first `(batch, heads, Tq, d)` outputs, zero at padded queries."""
     if query_mask is None:
         return output
-    keep = ops.cast(query_mask, "bool")[:, None, :, None]
-    return ops.where(keep, output, ops.zeros_like(output))
+    return zero_rows(output, ops.cast(query_mask, "bool")[:, None, :, None])
 
 
 def _causal_only(query, key, keys, bias):
@@ -301,7 +301,7 @@ def _blocked(query, key, value, window, causal, scale, masks, allow_fused):
     return output, None
 
 
-def _fused(query, key, value, mask, bias, scale, is_causal=False):
+def _fused(query, key, value, mask, bias, scale, is_causal=False, query_mask=None):
     """`fused_attention` in Keras' layout, value heads padded to key heads."""
     key_dim, value_dim = query.shape[-1], value.shape[-1]
     size = max(key_dim, value_dim)
@@ -318,6 +318,7 @@ def _fused(query, key, value, mask, bias, scale, is_causal=False):
         scale=scale,
         is_causal=is_causal,
         bias=bias,
+        query_mask=query_mask,
     )
     return ops.transpose(output[..., :value_dim], (0, 2, 1, 3))
 
@@ -327,13 +328,15 @@ def _fused_masked(query, key, value, keys, bias, scale, query_mask):
 
     Query padding is not folded into the kernel's mask: for padding alone it
     stays `(batch, 1, 1, Tk)` (PyTorch makes a float copy of the whole mask).
+    The kernel zeroes the padded queries in the `where` of its empty-row guard.
     """
     if _causal_only(query, key, keys, bias):
         # The kernel builds the mask itself (flash-friendly).
-        output = _fused(query, key, value, None, None, scale, is_causal=True)
-    else:
-        output = _fused(query, key, value, keys.mask(query, key), bias, scale)
-    return zero_query_rows(output, query_mask)
+        return _fused(
+            query, key, value, None, None, scale, is_causal=True, query_mask=query_mask
+        )
+    mask = keys.mask(query, key)
+    return _fused(query, key, value, mask, bias, scale, query_mask=query_mask)
 
 
 def _explicit(query, key, value, keys, query_mask, scoring, dropout_fn, return_weights):

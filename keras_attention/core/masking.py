@@ -233,7 +233,21 @@ def inert_padding(x, mask, axis=1):
     rank = len(x.shape)
     batch, length = ops.shape(mask)
     shape = (batch,) + (1,) * (axis - 1) + (length,) + (1,) * (rank - axis - 1)
-    return ops.where(ops.reshape(mask, shape), x, ops.zeros_like(x))
+    return zero_rows(x, ops.reshape(mask, shape))
+
+
+def zero_rows(x, keep):
+    """`x` with zeros where the boolean `keep` (broadcastable to it) is False.
+
+    The zero is a scalar of `x`'s dtype: no zeros-sized tensor is filled
+    (on PyTorch with a CPU, `zeros_like` cost as much as half the `where`).
+
+    Returns:
+        A tensor like `x`; `x` itself when `keep` is `None`.
+    """
+    if keep is None:
+        return x
+    return ops.where(keep, x, ops.zeros((), x.dtype))
 
 
 def inert_inputs(
