@@ -20,6 +20,7 @@ import pytest
 
 import keras_attention
 from keras_attention import core, decoding, plot
+from keras_attention.layers import shared_docs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api"
@@ -163,3 +164,40 @@ def test_documented_arguments_have_types():
         "give these arguments a type in the docstring, `name (type): ...`: "
         + ", ".join(untyped)
     )
+
+
+# Sections shared by several docstrings (keras_attention/layers/shared_docs.py).
+SHARING = {
+    "AdditiveAttention": "mask_arguments",
+    "MultiplicativeAttention": "mask_arguments",
+    "TransformerEncoder": "transformer_arguments",
+    "TransformerDecoder": "transformer_arguments",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARING))
+def test_shared_sections_are_filled_at_import_and_on_the_site(name):
+    section = shared_docs.SECTIONS[SHARING[name]]
+    first = section.split("\n")[0]
+    runtime = getattr(keras_attention, name).__doc__
+    assert "{{" not in runtime and first in runtime
+    # The site's griffe reads the source: the extension fills it the same way.
+    parsed = _package()[name].docstring.parsed
+    names = {p.name for s in parsed if s.kind.value == "parameters" for p in s.value}
+    assert first.split(" ")[0] in names, (name, sorted(names))
+
+
+def test_no_public_docstring_keeps_a_marker():
+    for path, obj in PUBLIC:
+        assert "{{" not in (obj.__doc__ or ""), path
+
+
+def test_fill_indents_each_line_and_refuses_an_unknown_marker():
+    text = "Args:\n    {{transformer_arguments}}\n\nReturns:\n    x."
+    filled = shared_docs.fill(text)
+    body = filled.split("\n\nReturns:")[0].split("\n")[1:]
+    expected = shared_docs.SECTIONS["transformer_arguments"].split("\n")
+    assert body == ["    " + line for line in expected]
+    assert filled.endswith("\n\nReturns:\n    x.")
+    with pytest.raises(KeyError):
+        shared_docs.fill("    {{no_such_section}}")

@@ -8,14 +8,27 @@ admonition as an `Args:` block attached to the class's `call` method (so the
 defaults shown are those of `call`'s signature) and titles it
 "Call arguments".
 
+It also fills the `{{name}}` markers of docstrings that share a section
+(`keras_attention/layers/shared_docs.py`, loaded from its file, without
+Keras), as the package's `fill_docstring` does at import.
+
 Loaded by mkdocstrings-python (`extensions:` in `mkdocs.yml`); it changes only
 how docstrings are parsed for the site, never the package.
 """
 
+import importlib.util
+import pathlib
 import re
-from functools import cached_property
+from functools import cache, cached_property
 
 import griffe
+
+_SHARED_DOCS = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "keras_attention"
+    / "layers"
+    / "shared_docs.py"
+)
 
 _TITLES = {"call arguments", "call args"}
 # An item naming several arguments, wrapped before its colon:
@@ -42,6 +55,15 @@ def _join_wrapped_names(text):
         out.append(line)
         i += 1
     return "\n".join(out)
+
+
+@cache
+def _shared_docs():
+    """`keras_attention.layers.shared_docs`, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("_shared_docs", _SHARED_DOCS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _call_arguments(section, parent, options):
@@ -100,13 +122,14 @@ class _CallArgumentsDocstring(griffe.Docstring):
 class CallArguments(griffe.Extension):
     """Parse the "Call arguments:" section of class docstrings.
 
-    Also joins an argument list wrapped before its colon
-    (`query, key, value,` / `    causal: as in ...`) into one item, and
-    shows a prose `Returns:` section as a paragraph.
+    Also fills shared-section markers (`{{name}}`), joins an argument list
+    wrapped before its colon (`query, key, value,` / `    causal: as in ...`)
+    into one item, and shows a prose `Returns:` section as a paragraph.
     """
 
     def on_instance(self, *, obj, **kwargs):
         docstring = obj.docstring
         if docstring is not None and isinstance(docstring.value, str):
-            docstring.value = _join_wrapped_names(docstring.value)
+            text = _shared_docs().fill(docstring.value)
+            docstring.value = _join_wrapped_names(text)
             docstring.__class__ = _CallArgumentsDocstring

@@ -6,9 +6,11 @@ from keras import ops
 from keras_attention.core.scores import additive_score
 from keras_attention.core.validation import check_positive_int
 from keras_attention.layers.base import BaseAttention
+from keras_attention.layers.shared_docs import fill_docstring
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
+@fill_docstring
 class AdditiveAttention(BaseAttention):
     r"""Additive attention (Bahdanau et al., 2015), also known as `BahdanauAttention`.
 
@@ -60,22 +62,7 @@ class AdditiveAttention(BaseAttention):
         key (Tensor | None): optional `(batch, Tv, dk)`; defaults to `value`.
         query_mask (Tensor | None): optional boolean `(batch, Tq)` (or
             `(batch,)` for a single step); filled from the query's Keras mask.
-        value_mask (Tensor | None): optional boolean `(batch, Tv)`; filled from
-            the value's Keras mask.
-        key_mask (Tensor | None): optional boolean `(batch, Tv)`; combined with
-            `value_mask`.
-        attention_mask (Tensor | None): optional boolean or 0/1 integer
-            `(Tq, Tv)` or `(batch, Tq, Tv)`, `True` = may attend. Float masks
-            are refused.
-        attention_bias (Tensor | None): optional float `(Tq, Tv)` or
-            `(batch, Tq, Tv)` (any axis may be 1), added to the scores in
-            float32 before the softmax: relative-position biases, or additive
-            masks (`-inf` blocks a key like a `False` in `attention_mask`; a
-            fully blocked row gets zeros).
-        use_causal_mask (bool): if `True`, query `i` only attends to keys
-            `<= i`.
-        return_attention_scores (bool): also return the attention weights.
-        training (bool | None): whether dropout is active.
+        {{mask_arguments}}
 
     Returns:
         The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the

@@ -5,10 +5,12 @@ from keras import ops
 
 from keras_attention.core.validation import check_batch_sizes, check_mask, check_rank
 from keras_attention.layers.base import pack
+from keras_attention.layers.shared_docs import fill_docstring
 from keras_attention.layers.transformer_block import BlockBase
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
+@fill_docstring
 class TransformerDecoder(BlockBase):
     r"""A Transformer decoder block; without an encoder sequence, a GPT block.
 
@@ -26,30 +28,7 @@ class TransformerDecoder(BlockBase):
     values; the updated caches come after the outputs (see Returns).
 
     Args:
-        intermediate_dim (int): size of the feed-forward hidden layer.
-        num_heads (int): number of attention heads.
-        key_dim (int | None): size of each head (default: hidden size /
-            `num_heads`).
-        dropout (float): dropout rate on attention weights and residual
-            branches.
-        activation (str | Callable): activation of the feed-forward hidden
-            layer.
-        layer_norm_epsilon (float): epsilon of the layer normalisations.
-        normalize_first (bool): pre-norm (`True`, as GPT-2) or post-norm
-            (`False`, as Vaswani et al.); keras-hub's name. The former
-            spelling `norm_first` still works, with a `DeprecationWarning`.
-        num_key_value_heads (int | None): grouped-query attention in
-            self-attention.
-        window (int | None): sliding-window size of self-attention.
-        position_embedding (str | None): `None`, `"rope"` or `"alibi"` in
-            self-attention.
-        kernel_initializer (str | keras.initializers.Initializer): initializer
-            of all kernels.
-        bias_initializer (str | keras.initializers.Initializer): initializer of
-            all biases.
-        seed (int | None): seed of the dropout layers (each dropout gets its
-            own seed derived from it).
-        **kwargs (Any): base layer arguments (`name`, `dtype`, ...).
+        {{transformer_arguments}}
 
     Call arguments:
         decoder_sequence (Tensor): `(batch, length, hidden)`.
