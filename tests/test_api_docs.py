@@ -185,6 +185,10 @@ def test_shared_sections_are_filled_at_import_and_on_the_site(name):
     parsed = _package()[name].docstring.parsed
     names = {p.name for s in parsed if s.kind.value == "parameters" for p in s.value}
     assert first.split(" ")[0] in names, (name, sorted(names))
+    if SHARING[name] == "mask_arguments":  # and the Returns and padding text
+        texts = [s.value for s in parsed if s.kind.value == "text"]
+        assert any(t.startswith("**Returns:** The attention output") for t in texts)
+        assert any("Padding is inert" in t for t in texts), texts
 
 
 def test_no_public_docstring_keeps_a_marker():

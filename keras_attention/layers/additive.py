@@ -33,11 +33,7 @@ class AdditiveAttention(BaseAttention):
     masked query positions) get all-zero weights and a zero output, where
     `keras.layers.AdditiveAttention` would give uniform weights.
 
-    Padding is inert: whatever a masked key, value or query position holds
-    (NaN, inf, garbage), it is replaced by zeros before scoring, so it never
-    reaches an unmasked output or a gradient. Masks are boolean or integer
-    0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
-    -inf = block, is an `attention_bias`).
+    {{inert_padding}}
 
     Args:
         units (int): size of the hidden layer ($W_q$, $W_k$ project to `units`).
@@ -64,10 +60,7 @@ class AdditiveAttention(BaseAttention):
             `(batch,)` for a single step); filled from the query's Keras mask.
         {{mask_arguments}}
 
-    Returns:
-        The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the
-        weights `(batch, Tq, Tv)` (or `(batch, Tv)`) when
-        `return_attention_scores=True`.
+    {{attention_returns}}
 
     Example:
 

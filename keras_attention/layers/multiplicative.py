@@ -53,11 +53,7 @@ class MultiplicativeAttention(BaseAttention):
     masked query positions) get all-zero weights and a zero output, where
     `keras.layers.Attention` would give uniform weights.
 
-    Padding is inert: whatever a masked key, value or query position holds
-    (NaN, inf, garbage), it is replaced by zeros before scoring, so it never
-    reaches an unmasked output or a gradient. Masks are boolean or integer
-    0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
-    -inf = block, is an `attention_bias`).
+    {{inert_padding}}
 
     Args:
         score (str): one of `"dot"`, `"scaled_dot"`, `"general"` (alias
@@ -86,10 +82,7 @@ class MultiplicativeAttention(BaseAttention):
             the query's Keras mask.
         {{mask_arguments}}
 
-    Returns:
-        The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the
-        weights `(batch, Tq, Tv)` (or `(batch, Tv)`) when
-        `return_attention_scores=True`.
+    {{attention_returns}}
 
     Example:
 

@@ -13,6 +13,14 @@ without Keras.
 
 import re
 
+# What the classic cross-attention layers do with padding.
+_INERT_PADDING = """\
+Padding is inert: whatever a masked key, value or query position holds
+(NaN, inf, garbage), it is replaced by zeros before scoring, so it never
+reaches an unmasked output or a gradient. Masks are boolean or integer
+0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
+-inf = block, is an `attention_bias`)."""
+
 # Call arguments of the classic cross-attention layers after `query_mask`
 # (`AdditiveAttention`, `MultiplicativeAttention`).
 _MASK_ARGUMENTS = """\
@@ -32,6 +40,13 @@ use_causal_mask (bool): if `True`, query `i` only attends to keys
     `<= i`.
 return_attention_scores (bool): also return the attention weights.
 training (bool | None): whether dropout is active."""
+
+# Their Returns section.
+_ATTENTION_RETURNS = """\
+Returns:
+    The attention output `(batch, Tq, dv)` (or `(batch, dv)`), and the
+    weights `(batch, Tq, Tv)` (or `(batch, Tv)`) when
+    `return_attention_scores=True`."""
 
 # Constructor arguments of `TransformerEncoder` and `TransformerDecoder`.
 _TRANSFORMER_ARGUMENTS = """\
@@ -61,7 +76,9 @@ seed (int | None): seed of the dropout layers (each dropout gets its
 **kwargs (Any): base layer arguments (`name`, `dtype`, ...)."""
 
 SECTIONS = {
+    "inert_padding": _INERT_PADDING,
     "mask_arguments": _MASK_ARGUMENTS,
+    "attention_returns": _ATTENTION_RETURNS,
     "transformer_arguments": _TRANSFORMER_ARGUMENTS,
 }
 
