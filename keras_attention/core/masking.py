@@ -271,8 +271,19 @@ def inert_inputs(
         `(query, value, key)`; `key` is `None` when it was.
     """
     keys = key_padding_mask(value_mask, key_mask, attention_mask)
-    queries = query_padding_mask(query_mask, attention_mask)
     same_key = key is None or key is value
+    if (
+        query is value
+        and same_key
+        and query_mask is value_mask
+        and key_mask is None
+        and attention_mask is None
+    ):
+        # Self-attention under one padding mask (a `mask_zero` embedding's):
+        # one `where` serves queries, values and keys.
+        new_value = inert_padding(value, keys)
+        return new_value, new_value, None if key is None else new_value
+    queries = query_padding_mask(query_mask, attention_mask)
     new_value = inert_padding(value, keys)
     new_key = (
         key if key is None else new_value if same_key else inert_padding(key, keys)

@@ -112,3 +112,26 @@ def test_masked_softmax_has_finite_gradients_on_fully_masked_rows():
     assert np.all(np.isfinite(grad))
     np.testing.assert_array_equal(grad[1], 0.0)
     np.testing.assert_array_equal(grad[0, 1], 0.0)
+
+
+def test_inert_inputs_zero_padding_once_for_self_attention():
+    from keras_attention.core.masking import inert_inputs
+
+    x = np.arange(24, dtype="float32").reshape(2, 3, 4)
+    x[1, 2] = np.nan  # padding holds garbage
+    x = ops.convert_to_tensor(x)
+    valid = ops.convert_to_tensor([[True, True, True], [True, True, False]])
+    query, value, key = inert_inputs(x, x, None, valid, valid)
+    # One mask for queries and keys of one sequence: one tensor for all three.
+    assert query is value and key is None
+    expected = np_(x).copy()
+    expected[1, 2] = 0.0
+    np.testing.assert_array_equal(np_(value), expected)
+    query, value, key = inert_inputs(x, x, x, valid, valid)
+    assert query is value and key is value
+    # Different query and value masks: each input zeroed by its own mask.
+    no_query = ops.convert_to_tensor([[False, True, True], [True, True, True]])
+    query, value, _ = inert_inputs(x, x, None, no_query, valid)
+    np.testing.assert_array_equal(np_(value), expected)
+    assert np_(query)[0, 0].tolist() == [0.0] * 4
+    assert np.isnan(np_(query)[1, 2]).all()  # the query mask keeps that row
