@@ -4,14 +4,16 @@
 NumPy and Keras' own `Attention`.
 """
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 from harness import CHECKS, LayerCase, run_check, to_numpy
+from self_attention_helpers import SEQUENCE, padding, random_sequence
 
 from keras_attention import SelfAttention
 
-SEQUENCE = {"inputs": (2, 7, 16)}
 CASES = [
     LayerCase(
         SelfAttention,
@@ -39,16 +41,7 @@ def test_keras_contract(case, check, tmp_path):
 
 
 RNG = np.random.default_rng(0)
-
-
-def _sequence(batch=2, length=7, dim=16):
-    return RNG.normal(size=(batch, length, dim)).astype("float32")
-
-
-def _padding(batch=2, length=7):
-    mask = np.ones((batch, length), bool)
-    mask[1, -3:] = False
-    return mask
+_sequence = functools.partial(random_sequence, RNG)
 
 
 def _numpy_attention(scores, values, allowed):
@@ -79,7 +72,7 @@ def _allowed(length, mask=None, causal=False, window=None):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("window", [None, 2])
 def test_additive_equals_numpy(causal, window):
-    x, mask = _sequence(), _padding()
+    x, mask = _sequence(), padding()
     layer = SelfAttention(
         score="additive", units=5, window=window, use_causal_mask=causal
     )
@@ -99,7 +92,7 @@ def test_additive_equals_numpy(causal, window):
 
 @pytest.mark.parametrize("score", ["general", "multiplicative", "dot"])
 def test_multiplicative_equals_numpy(score):
-    x, mask = _sequence(), _padding()
+    x, mask = _sequence(), padding()
     layer = SelfAttention(score=score, window=3, use_causal_mask=True)
     got, weights = layer(x, mask=mask, return_attention_scores=True)
     kernel = to_numpy(layer._attention.kernel) if score != "dot" else np.eye(16)

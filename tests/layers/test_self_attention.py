@@ -1,15 +1,16 @@
+import functools
 import warnings
 
 import keras
 import numpy as np
 import pytest
 from harness import CHECKS, LayerCase, run_check, to_numpy
+from self_attention_helpers import SEQUENCE, padding, random_sequence
 
 from keras_attention import MultiHeadAttention, SelfAttention
 from keras_attention.core import windowed
 from keras_attention.core.masking import band_mask
 
-SEQUENCE = {"inputs": (2, 7, 16)}
 CASES = [
     LayerCase(
         SelfAttention,
@@ -51,16 +52,7 @@ def test_keras_contract(case, check, tmp_path):
 
 
 RNG = np.random.default_rng(0)
-
-
-def _sequence(batch=2, length=7, dim=16):
-    return RNG.normal(size=(batch, length, dim)).astype("float32")
-
-
-def _padding(batch=2, length=7):
-    mask = np.ones((batch, length), bool)
-    mask[1, -3:] = False
-    return mask
+_sequence = functools.partial(random_sequence, RNG)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +66,7 @@ def _padding(batch=2, length=7):
 )
 @pytest.mark.parametrize("causal", [False, True])
 def test_multi_head_equals_multi_head_attention_on_x_x(kwargs, causal):
-    x, mask = _sequence(), _padding()
+    x, mask = _sequence(), padding()
     layer = SelfAttention(**kwargs)
     reference = MultiHeadAttention(**{"key_dim": 4, **kwargs})
     layer(x)
@@ -185,7 +177,7 @@ def test_window_equals_band_mask_attention(length, causal, monkeypatch):
         return blocked(*args, **kwargs)
 
     monkeypatch.setattr("keras_attention.core.dispatch.sliding_window_attention", spy)
-    x, mask = _sequence(length=length, dim=8), _padding(length=length)
+    x, mask = _sequence(length=length, dim=8), padding(length=length)
     for score in ("scaled_dot", "additive"):
         layer = SelfAttention(score=score, window=3, use_causal_mask=causal)
         full = SelfAttention(score=score)
