@@ -177,8 +177,7 @@ def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, ca
     query_mask, key_mask, dropout_fn = masks
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
-    # Scaling the (T, d) queries is cheaper than scaling the (T, C*b) scores.
-    query = ops.cast(query, "float32") * scale
+    query = ops.cast(query, "float32")
     mask = blocks.mask(query_mask, key_mask)
     bias = None if distance_bias is None else blocks.bias(distance_bias, causal)
     # Without padding masks a real query always sees itself, a padded one
@@ -186,10 +185,12 @@ def blocked_attention(blocks, query, key, value, scale, masks, distance_bias, ca
     padded_rows = not isinstance(blocks.pad, int) or blocks.pad > blocks.left
     empty_rows = query_mask is not None or key_mask is not None or padded_rows
     output = strided_blocks_attention(
-        blocks, query, key, value, mask, bias, dropout_fn, empty_rows
+        blocks, query, key, value, mask, bias, dropout_fn, empty_rows, scale
     )
     if output is not None:  # PyTorch: the context as views, one fused call
         return ops.cast(output, value.dtype)
+    # Scaling the (T, d) queries is cheaper than scaling the (T, C*b) scores.
+    query = query * scale
     query_blocks = blocks.split(query)
     key_blocks = blocks.with_context(blocks.split(key))
     value_blocks = blocks.with_context(blocks.split(value))
