@@ -87,6 +87,35 @@ def padding_mask(query_mask=None, value_mask=None):
     return combine_masks(*masks)
 
 
+def sequence_mask(lengths, max_length):
+    """`(batch, max_length)` mask of the first `lengths[b]` positions.
+
+    As `tf.sequence_mask`: `True` at positions `< lengths` (`(batch,)`
+    integers), e.g. TF Addons' `memory_sequence_length`.
+    """
+    lengths = ops.convert_to_tensor(lengths)
+    positions = ops.arange(max_length, dtype=lengths.dtype)
+    return ops.less(ops.expand_dims(positions, 0), ops.expand_dims(lengths, 1))
+
+
+def window_around(centres, key_length, width):
+    """The keys within `width` of real-valued query positions (Luong's local window).
+
+    Args:
+        centres (Tensor): float32 `(batch, Tq)` positions `p_i` in the keys.
+        key_length (int | Tensor): `Tk`.
+        width (float): `D`: key `j` is in the window of query `i` when
+            `|j - p_i| <= D`.
+
+    Returns:
+        `(mask, distance)`: the boolean window `(batch, Tq, Tk)` and the
+        float32 distances `j - p_i` of the same shape.
+    """
+    sources = ops.cast(ops.arange(key_length), "float32")
+    distance = sources[None, None, :] - centres[:, :, None]
+    return ops.less_equal(ops.abs(distance), width), distance
+
+
 def combine_masks(*masks):
     """Logical AND of broadcastable boolean masks, skipping `None`s.
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_attention.core.masking import window_around
 from keras_attention.core.scores import resolve_score
 from keras_attention.core.validation import (
     check_choice,
@@ -222,9 +223,7 @@ class LocalAttention(MultiplicativeAttention):
                 centre = ops.cast(positions, "float32")
                 centre = ops.reshape(centre, (-1, 1)) if single_step else centre
                 centre = centre + ops.zeros(ops.shape(query)[:2], "float32")
-            sources = ops.cast(ops.arange(key_length), "float32")
-            distance = sources[None, None, :] - centre[:, :, None]
-            window = ops.less_equal(ops.abs(distance), width)
+            window, distance = window_around(centre, key_length, width)
             weights_fn = None
             if self.mode == "predictive":
                 sigma = width / 2.0

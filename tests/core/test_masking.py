@@ -135,3 +135,23 @@ def test_inert_inputs_zero_padding_once_for_self_attention():
     np.testing.assert_array_equal(np_(value), expected)
     assert np_(query)[0, 0].tolist() == [0.0] * 4
     assert np.isnan(np_(query)[1, 2]).all()  # the query mask keeps that row
+
+
+def test_sequence_mask_marks_the_first_lengths_positions():
+    from keras_attention.core.masking import sequence_mask
+
+    mask = sequence_mask(ops.convert_to_tensor([3, 0, 5], dtype="int32"), 5)
+    expected = np.arange(5)[None] < np.array([3, 0, 5])[:, None]
+    np.testing.assert_array_equal(np_(mask), expected)
+
+
+def test_window_around_real_valued_centres():
+    from keras_attention.core.masking import window_around
+
+    centres = ops.convert_to_tensor([[0.0, 2.5], [4.0, 1.0]])
+    mask, distance = window_around(centres, 6, 1.5)
+    expected_distance = np.arange(6)[None, None] - np_(centres)[:, :, None]
+    np.testing.assert_allclose(np_(distance), expected_distance)
+    np.testing.assert_array_equal(np_(mask), np.abs(expected_distance) <= 1.5)
+    # Query 1 of sequence 0 sits between keys 2 and 3: keys 1..4 are within 1.5.
+    assert np_(mask)[0, 1].tolist() == [False, True, True, True, True, False]

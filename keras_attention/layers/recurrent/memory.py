@@ -36,7 +36,7 @@ import keras
 from keras import ops
 
 from keras_attention.core.attend import attend as attend_explicit
-from keras_attention.core.masking import inert_padding
+from keras_attention.core.masking import inert_padding, sequence_mask
 from keras_attention.core.validation import (
     check_exclusive,
     check_feature_size,
@@ -75,13 +75,6 @@ class AttentionMemory:
     def shape(self):
         """The static shape of `values`, `(batch, S, dm)`."""
         return tuple(self.values.shape)
-
-
-def mask_from_lengths(lengths, memory):
-    """The `(batch, S)` mask of `lengths` `(batch,)` for `memory` `(batch, S, dm)`."""
-    lengths = ops.convert_to_tensor(lengths)
-    positions = ops.arange(ops.shape(memory)[1], dtype=lengths.dtype)
-    return ops.less(ops.expand_dims(positions, 0), ops.expand_dims(lengths, 1))
 
 
 def projects_keys_once(mechanism, dtype_policy):
@@ -226,7 +219,7 @@ class MemoryMixin:
             memory_sequence_length=memory_sequence_length,
         )
         if memory_sequence_length is not None:
-            memory_mask = mask_from_lengths(memory_sequence_length, memory)
+            memory_mask = sequence_mask(memory_sequence_length, ops.shape(memory)[1])
         if memory_mask is not None:
             memory_mask = ops.convert_to_tensor(memory_mask)
             check_mask(self, "memory_mask", memory_mask, tuple(memory.shape[:2]))
