@@ -35,8 +35,9 @@ def accepted_arguments(cls):
 
 
 def takes_argument(cls, name):
-    """Whether `cls(...)` takes the constructor argument `name`."""
-    return name in inspect.signature(cls.__init__).parameters
+    """Whether `cls(...)` takes the constructor argument `name` (its own or,
+    through `**kwargs`, a base class's)."""
+    return name in accepted_arguments(cls)
 
 
 def check_layer_kwargs(owner, kwargs):

@@ -41,6 +41,7 @@ class AdditiveAttention(BaseAttention):
         normalize (bool): whether to weight-normalise $v$.
         dropout (float): fraction of the attention weights to drop during
             training.
+        seed (int | None): seed of that dropout.
         query_chunk_size (int | None): process queries in chunks of this size to
             bound memory (`None`: all at once).
         kernel_initializer (str | keras.initializers.Initializer): initializer

@@ -1,16 +1,13 @@
-"""The Keras contract shared by every attention layer.
+"""`BaseAttention`: the base of the single-head attention layers.
 
-`AttentionLayer` is the one base of the attention layers (the single-head
-mechanisms through `BaseAttention`, and `MultiHeadAttention`): it validates
-the masks, `attention_mask` and `attention_bias` of a call, packs the
-outputs and their symbolic specs, and passes the query's Keras mask on.
-
-`BaseAttention` owns everything that is the same for Bahdanau, Luong and the
-other single-head mechanisms: input and mask validation, the single decoder
-step form, combining Keras masks with `attention_mask` and the causal mask,
-dropout on the weights, query chunking, output shapes and specs. A subclass
-only creates its score weights (`build_score`) and says how to score
-(`score`), optionally projecting queries and keys once first (`project`).
+It builds on `AttentionLayer` (`layers/attention_layer.py`, the base of
+every attention layer) and owns everything that is the same for Bahdanau,
+Luong and the other single-head mechanisms: input and mask validation, the
+single decoder step form, combining Keras masks with `attention_mask` and
+the causal mask, dropout on the weights, query chunking, output shapes and
+specs. A subclass only creates its score weights (`build_score`) and says
+how to score (`score`), optionally projecting queries and keys once first
+(`project`).
 """
 
 import keras
@@ -24,65 +21,14 @@ from keras_attention.core.masking import (
     inert_inputs,
 )
 from keras_attention.core.validation import (
-    ValidatedLayerMixin,
-    check_attention_bias,
-    check_attention_mask,
     check_feature_size,
     check_features_known,
-    check_mask,
     check_positive_int,
     check_query_value_key,
     check_rate,
+    check_seed,
 )
-from keras_attention.layers.weight_settings import WeightSettingsMixin
-
-
-def pack(results):
-    """A layer's outputs: the output alone, or a tuple with what follows it."""
-    results = list(results)
-    return results[0] if len(results) == 1 else tuple(results)
-
-
-class AttentionLayer(ValidatedLayerMixin, WeightSettingsMixin, keras.layers.Layer):
-    """The base of every attention layer: call validation, output packing, specs.
-
-    Subclasses call `check_masks` at the start of `call` and `pack` /
-    `output_specs` at its end; the output is aligned with the query, so it
-    keeps the query's Keras mask.
-    """
-
-    def check_masks(self, query, value, key, masks, attention, heads, key_length):
-        """Check `(query_mask, value_mask, key_mask)` and `(attention_mask,
-        attention_bias)` against `(batch, Tq, dim)` queries and `(batch, Tv,
-        dim)` values/keys; `key_length` is what the pairwise ones cover.
-
-        A rank-2 query (one decoder step) takes a `(batch,)` or `(batch, 1)`
-        `query_mask`.
-        """
-        batch = query.shape[0]
-        query_length = query.shape[1] if len(query.shape) == 3 else 1
-        expected = (batch, query_length)
-        if len(query.shape) == 2 and masks[0] is not None and len(masks[0].shape) == 1:
-            expected = (batch,)
-        check_mask(self, "query_mask", masks[0], expected)
-        check_mask(self, "value_mask", masks[1], (batch, value.shape[1]))
-        check_mask(self, "key_mask", masks[2], (batch, key.shape[1]))
-        checks = (check_attention_mask, check_attention_bias)
-        for check, x in zip(checks, attention, strict=True):
-            check(self, x, batch, query_length, key_length, heads=heads)
-
-    def output_specs(self, output_shape, *extra_shapes, dtypes=()):
-        """`pack`ed `keras.KerasTensor` specs (in the compute dtype unless
-        `dtypes` gives one per extra shape)."""
-        dtypes = tuple(dtypes) or (self.compute_dtype,) * len(extra_shapes)
-        specs = [keras.KerasTensor(output_shape, dtype=self.compute_dtype)]
-        for shape, dtype in zip(extra_shapes, dtypes, strict=True):
-            specs.append(keras.KerasTensor(shape, dtype=dtype))
-        return pack(specs)
-
-    def compute_mask(self, inputs, previous_mask=None):
-        # The output is aligned with the query: it keeps the query's mask.
-        return previous_mask
+from keras_attention.layers.attention_layer import AttentionLayer, pack
 
 
 class BaseAttention(AttentionLayer):
@@ -106,6 +52,8 @@ class BaseAttention(AttentionLayer):
             score's matrices and vectors.
         bias_constraint (str | keras.constraints.Constraint | None): of its
             biases.
+        seed (int | None): seed of the dropout on the weights, as in Keras'
+            `Attention(seed=...)`.
         **kwargs (Any): base `keras.layers.Layer` arguments (`name`, `dtype`).
     """
 
@@ -119,6 +67,7 @@ class BaseAttention(AttentionLayer):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -134,8 +83,11 @@ class BaseAttention(AttentionLayer):
         self.query_chunk_size = check_positive_int(
             self, "query_chunk_size", query_chunk_size, allow_none=True
         )
+        self.seed = check_seed(self, seed)
         self.supports_masking = True
-        self._dropout_layer = keras.layers.Dropout(self.dropout, dtype="float32")
+        self._dropout_layer = keras.layers.Dropout(
+            self.dropout, seed=self.seed, dtype="float32"
+        )
 
     # ----------------------------------------------------------- subclass API
     def build_score(self, query_dim, key_dim, value_dim):
@@ -393,6 +345,7 @@ class BaseAttention(AttentionLayer):
             {
                 "dropout": self.dropout,
                 "query_chunk_size": self.query_chunk_size,
+                "seed": self.seed,
                 **self._weight_settings_config(),
             }
         )

@@ -23,7 +23,7 @@ from keras_attention.core.validation import (
     check_kv_cache,
     check_query_value_key,
 )
-from keras_attention.layers.base import AttentionLayer, pack
+from keras_attention.layers.attention_layer import AttentionLayer, pack
 
 
 class HeadProjections(AttentionLayer):

@@ -69,6 +69,7 @@ class LocalAttention(MultiplicativeAttention):
         use_scale (bool): multiply the scores by a learned scalar.
         dropout (float): fraction of the attention weights to drop during
             training.
+        seed (int | None): seed of that dropout.
         kernel_initializer (str | keras.initializers.Initializer): for the
             score's matrices and $W_p$, $v_p$.
         kernel_regularizer (str | keras.regularizers.Regularizer | None): for

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_attention.core.validation import check_batch_sizes, check_mask, check_rank
-from keras_attention.layers.base import pack
+from keras_attention.layers.attention_layer import pack
 from keras_attention.layers.shared_docs import fill_docstring
 from keras_attention.layers.transformer_block import BlockBase
 

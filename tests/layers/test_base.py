@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from harness import to_numpy
 
-from keras_attention import AdditiveAttention, MultiplicativeAttention
+from keras_attention import AdditiveAttention, LocalAttention, MultiplicativeAttention
 
 FACTORIES = {
     "additive": lambda: AdditiveAttention(units=5),
@@ -96,3 +96,44 @@ def test_explicit_masks_equal_keras_mask_propagation(layer):
     )
     np.testing.assert_allclose(propagated, explicit, atol=1e-6)
     np.testing.assert_array_equal(explicit[:, -1], 0.0)  # masked query step
+
+
+SEEDED = {
+    "additive": lambda **kw: AdditiveAttention(units=5, **kw),
+    "general": lambda **kw: MultiplicativeAttention("general", **kw),
+    "local": lambda **kw: LocalAttention(window_width=2, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED))
+def test_seed_is_validated_and_in_the_config(name):
+    make = SEEDED[name]
+    layer = make(dropout=0.5, seed=7)
+    assert layer.seed == 7 and layer.get_config()["seed"] == 7
+    assert type(layer).from_config(layer.get_config()).seed == 7
+    assert make().get_config()["seed"] is None
+    with pytest.raises(TypeError, match=f"{type(layer).__name__}: `seed` must be"):
+        make(seed="7")
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED))
+def test_seed_makes_attention_dropout_reproducible(name):
+    query, value = inputs()
+    first, second = (SEEDED[name](dropout=0.5, seed=11) for _ in range(2))
+    first(query, value), second(query, value)
+    second.set_weights(first.get_weights())
+    np.testing.assert_array_equal(
+        to_numpy(first(query, value, training=True)),
+        to_numpy(second(query, value, training=True)),
+    )
+    # Dropout is active: the seeded training output is not the inference one.
+    inference = to_numpy(first(query, value, training=False))
+    assert not np.allclose(to_numpy(first(query, value, training=True)), inference)
+
+
+def test_classic_self_attention_passes_its_seed_to_the_sublayer():
+    from keras_attention import SelfAttention
+
+    layer = SelfAttention(score="additive", units=4, dropout=0.5, seed=5)
+    layer(inputs()[0])
+    assert layer._attention.seed == 5
