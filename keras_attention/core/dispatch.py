@@ -40,7 +40,11 @@ from keras_attention.core.masking import (
 )
 from keras_attention.core.positions import query_key_distance
 from keras_attention.core.scores import scaled_dot_score
-from keras_attention.core.windowed import sliding_window_attention, use_blocked_window
+from keras_attention.core.windowed import (
+    sliding_window_attention,
+    use_blocked_window,
+    window_extent,
+)
 
 KERNELS = ("blocked_window", "fused", "explicit")
 
@@ -53,9 +57,7 @@ def window_band(window, causal):
     (`(window, window)`). Keras' `sliding_window=w` is `(w - 1, w - 1)`
     (then cut by the causal mask): see `keras_band`.
     """
-    if window is None:
-        return None
-    return (window - 1, 0) if causal else (window, window)
+    return None if window is None else window_extent(window, causal)
 
 
 def keras_band(sliding_window, causal):
