@@ -137,29 +137,65 @@ def strided_blocks_attention(
     """
     if _backend.name() != "torch" or dropout_fn is not None or blocks.count is None:
         return None
-    import torch.nn.functional as F
-
     batch, heads, length, _ = query.shape
     size, count = blocks.size, blocks.count
     key, value = (ops.cast(x, "float32") for x in (key, value))
-    before, after = blocks.before * size, blocks.after * size + blocks.pad
-    key, value = (_pad_rows(x, before, after) for x in (key, value))
     query = _pad_rows(query, 0, blocks.pad)
     row_valid = None
     if empty_rows:  # the kernel would give NaN there: a key for it, then zeros
         row_valid = mask.any(-1, keepdim=True)  # (B|1, 1, N, b, 1)
         mask = ops.logical_or(mask, ops.logical_not(row_valid))
-    output = F.scaled_dot_product_attention(
-        _windows(query, count, size, size),
-        *(_windows(x, count, blocks.context, size) for x in (key, value)),
-        attn_mask=_kernel_mask(mask, bias, batch, heads),
-        scale=scale,
-    )  # (N, B * H, b, dv)
-    output = output.unflatten(1, (batch, heads))
-    if row_valid is not None:
-        output = ops.where(row_valid.movedim(2, 0), output, 0.0)
-    output = output.permute(1, 2, 0, 3, 4).flatten(2, 3)  # (B, H, N * b, dv)
+    # Heads-first, over token-major memory: the layer's output projection
+    # (`bhtv,hvo->bto`) then reads it without another copy.
+    output = query.new_empty((batch, count * size, heads, value.shape[-1]))
+    output = output.permute(0, 2, 1, 3)
+    for first, blocks_here, keys, values in _block_ranges(blocks, key, value):
+        here = slice(first, first + blocks_here)
+        rows = query[:, :, first * size : (first + blocks_here) * size]
+        part = _kernel_call(
+            blocks, rows, keys, values, mask[:, :, here], bias, scale, (batch, heads)
+        )  # (n, B, H, b, dv)
+        if row_valid is not None:
+            part = ops.where(row_valid[:, :, here].movedim(2, 0), part, 0.0)
+        rows = output[:, :, first * size : (first + blocks_here) * size]
+        rows.unflatten(2, (blocks_here, size)).copy_(part.permute(1, 2, 0, 3, 4))
     return output[:, :, :length]
+
+
+def _block_ranges(blocks, key, value):
+    """The kernel calls: `(first block, block count, keys, values)`, row 0
+    of `keys` and `values` being the first context row of the first block.
+
+    For a causal window over whole blocks, the blocks from `blocks.before`
+    on read their context from the keys and values as they are; only the
+    first `before` blocks, whose context starts before row 0, get a padded
+    copy of the first rows. Otherwise (context past the end) the whole
+    sequence is padded once.
+    """
+    size, before = blocks.size, blocks.before * blocks.size
+    if blocks.after or blocks.pad or blocks.count <= blocks.before:
+        after = blocks.after * size + blocks.pad
+        padded = [_pad_rows(x, before, after) for x in (key, value)]
+        return [(0, blocks.count, *padded)]
+    ranges = [(blocks.before, blocks.count - blocks.before, key, value)]
+    if blocks.before:
+        head = [_pad_rows(x[:, :, :before], before, 0) for x in (key, value)]
+        ranges.insert(0, (0, blocks.before, *head))
+    return ranges
+
+
+def _kernel_call(blocks, query, key, value, mask, bias, scale, batch_heads):
+    """One fused call over consecutive blocks: `(n, B, H, b, dv)`."""
+    import torch.nn.functional as F
+
+    size, blocks_here = blocks.size, query.shape[2] // blocks.size
+    output = F.scaled_dot_product_attention(
+        _windows(query, blocks_here, size, size),
+        *(_windows(x, blocks_here, blocks.context, size) for x in (key, value)),
+        attn_mask=_kernel_mask(mask, bias, *batch_heads),
+        scale=scale,
+    )  # (n, B * H, b, dv)
+    return output.unflatten(1, batch_heads)
 
 
 __all__ = ["strided_blocks_attention"]

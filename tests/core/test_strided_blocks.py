@@ -61,11 +61,15 @@ def test_window_gradient_matches_as_strided(rows, step):
 @torch_only
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "symmetric"])
 @pytest.mark.parametrize("alibi", [False, True], ids=["plain", "alibi"])
-def test_matches_explicit_blocks_with_gradients(causal, alibi, monkeypatch):
+# 37 is not a multiple of the block (8): the whole sequence is padded once;
+# at 40 a causal window reads its context from the keys as they are, the
+# first blocks from a padded copy of the first rows (`_block_ranges`).
+@pytest.mark.parametrize("length", [37, 40])
+def test_matches_explicit_blocks_with_gradients(causal, alibi, length, monkeypatch):
     import torch
 
     rng = np.random.default_rng(1)
-    batch, heads, length = 3, 2, 37  # not a multiple of the block (8)
+    batch, heads = 3, 2
 
     def inputs():
         return [
@@ -101,3 +105,18 @@ def test_matches_explicit_blocks_with_gradients(causal, alibi, monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     assert np.all(results[0][0].numpy()[-1] == 0.0)
     assert all(np.abs(g.numpy()).max() > 0 for g in results[1][1:])
+
+
+@torch_only
+def test_causal_whole_blocks_read_the_keys_unpadded():
+    import torch
+
+    key = torch.zeros((1, 2, 40, 4))
+    causal = window_blocks.WindowBlocks(40, 8, 0, 8)  # window 9, blocks of 8
+    ranges = strided_blocks._block_ranges(causal, key, key)
+    assert [(first, n) for first, n, *_ in ranges] == [(0, 1), (1, 4)]
+    assert ranges[1][2] is key  # no copy of the sequence
+    assert tuple(ranges[0][2].shape) == (1, 2, 16, 4)  # 8 zero rows, 8 keys
+    symmetric = window_blocks.WindowBlocks(40, 9, 9, 8)
+    ranges = strided_blocks._block_ranges(symmetric, key, key)
+    assert [(first, n) for first, n, *_ in ranges] == [(0, 5)]
