@@ -39,11 +39,7 @@ class AdditiveAttention(BaseAttention):
         units (int): size of the hidden layer ($W_q$, $W_k$ project to `units`).
         use_bias (bool): whether to add the bias $b$ inside the `tanh`.
         normalize (bool): whether to weight-normalise $v$.
-        dropout (float): fraction of the attention weights to drop during
-            training.
-        seed (int | None): seed of that dropout.
-        query_chunk_size (int | None): process queries in chunks of this size to
-            bound memory (`None`: all at once).
+        {{dropout_arguments}}
         kernel_initializer (str | keras.initializers.Initializer): initializer
             of $W_q$, $W_k$ and $v$ (default `"glorot_uniform"`);
             `kernel_regularizer` and `kernel_constraint` apply to them too.

@@ -63,11 +63,7 @@ class MultiplicativeAttention(BaseAttention):
         units (int | None): hidden size of the `"concat"` score (default: the
             key size).
         max_length (int | None): `"location"` only: the largest number of keys.
-        dropout (float): fraction of the attention weights to drop during
-            training.
-        seed (int | None): seed of that dropout.
-        query_chunk_size (int | None): process queries in chunks of this size to
-            bound memory (`None`: all at once).
+        {{dropout_arguments}}
         kernel_initializer (str | keras.initializers.Initializer): initializer
             of $W_a$ and $v_a$ (default `"glorot_uniform"`);
             `kernel_regularizer` and `kernel_constraint` apply to them too.

@@ -21,6 +21,15 @@ reaches an unmasked output or a gradient. Masks are boolean or integer
 0/1; a float mask raises a `TypeError` (an additive mask, 0 = attend and
 -inf = block, is an `attention_bias`)."""
 
+# Constructor arguments of the classic cross-attention layers (their dropout
+# and query chunking).
+_DROPOUT_ARGUMENTS = """\
+dropout (float): fraction of the attention weights to drop during
+    training.
+seed (int | None): seed of that dropout.
+query_chunk_size (int | None): process queries in chunks of this size to
+    bound memory (`None`: all at once)."""
+
 # Call arguments of the classic cross-attention layers after `query_mask`
 # (`AdditiveAttention`, `MultiplicativeAttention`).
 _MASK_ARGUMENTS = """\
@@ -77,6 +86,7 @@ seed (int | None): seed of the dropout layers (each dropout gets its
 
 SECTIONS = {
     "inert_padding": _INERT_PADDING,
+    "dropout_arguments": _DROPOUT_ARGUMENTS,
     "mask_arguments": _MASK_ARGUMENTS,
     "attention_returns": _ATTENTION_RETURNS,
     "transformer_arguments": _TRANSFORMER_ARGUMENTS,
