@@ -311,6 +311,8 @@ def fused_attention(
             heads, Tq, Tk)` (`(Tq, Tk)` and `(batch, Tq, Tk)` forms too), added to the
             scaled scores. With a mask, masked entries are folded into it (PyTorch's
             kernel takes one or the other).
+        query_mask (Tensor | None): boolean `(batch, Tq)`: the outputs of padded
+            queries are zeros (in the `where` of the empty-row guard), or `None`.
 
     Returns:
         `(batch, Tq, heads, d)` in `query`'s dtype.
@@ -339,22 +341,30 @@ def fused_attention(
             causal = causal_mask(ops.shape(query)[1], ops.shape(key)[1])
             mask = causal if mask is None else ops.logical_and(mask, causal)
             is_causal = False
-        if mask is None:
-            output = ops.dot_product_attention(
-                query, key, value, bias=bias, scale=scale
-            )
-            return zero_rows(output, keep)
     if mask is None:
-        if _backend.name() == "torch" and _backend.on_cuda(query):
-            # Only the unmasked call can reach the flash kernels; with a mask,
-            # Keras makes the tensors contiguous itself. On a CPU the copy
-            # costs more than it saves (3-10% of a layer's forward+backward
-            # at batch 4, T=1024, 8 heads x 32).
-            query, key, value = (_heads_first_memory(x) for x in (query, key, value))
-        output = ops.dot_product_attention(
-            query, key, value, scale=scale, is_causal=is_causal
-        )
+        output = _fused_unmasked(query, key, value, bias, scale, is_causal)
         return zero_rows(output, keep)
+    return _fused_under_mask(query, key, value, mask, bias, scale, is_causal, keep)
+
+
+def _fused_unmasked(query, key, value, bias, scale, is_causal):
+    """The fused kernel without a mask (every row has a key)."""
+    if bias is not None:
+        return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
+    if _backend.name() == "torch" and _backend.on_cuda(query):
+        # Only the unmasked call can reach the flash kernels; with a mask,
+        # Keras makes the tensors contiguous itself. On a CPU the copy
+        # costs more than it saves (3-10% of a layer's forward+backward
+        # at batch 4, T=1024, 8 heads x 32).
+        query, key, value = (_heads_first_memory(x) for x in (query, key, value))
+    return ops.dot_product_attention(
+        query, key, value, scale=scale, is_causal=is_causal
+    )
+
+
+def _fused_under_mask(query, key, value, mask, bias, scale, is_causal, keep):
+    """The fused kernel under a boolean mask, rows without a key (and the
+    queries `keep` excludes) zeroed in one `where`."""
     mask = pairwise_4d(ops.cast(mask, "bool"))
     if is_causal:
         mask = ops.logical_and(
