@@ -189,19 +189,3 @@ def test_shared_sections_are_filled_at_import_and_on_the_site(name):
         texts = [s.value for s in parsed if s.kind.value == "text"]
         assert any(t.startswith("**Returns:** The attention output") for t in texts)
         assert any("Padding is inert" in t for t in texts), texts
-
-
-def test_no_public_docstring_keeps_a_marker():
-    for path, obj in PUBLIC:
-        assert "{{" not in (obj.__doc__ or ""), path
-
-
-def test_fill_indents_each_line_and_refuses_an_unknown_marker():
-    text = "Args:\n    {{transformer_arguments}}\n\nReturns:\n    x."
-    filled = shared_docs.fill(text)
-    body = filled.split("\n\nReturns:")[0].split("\n")[1:]
-    expected = shared_docs.SECTIONS["transformer_arguments"].split("\n")
-    assert body == ["    " + line for line in expected]
-    assert filled.endswith("\n\nReturns:\n    x.")
-    with pytest.raises(KeyError):
-        shared_docs.fill("    {{no_such_section}}")
